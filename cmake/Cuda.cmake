@@ -1,0 +1,25 @@
+# Decides whether the CUDA backend is built and for which architectures.
+# CUDA is optional: without nvcc the CPU build still works. The architecture list is explicit
+# (default 90 = H100/H200) so builds compile only what is used: set TE_CUDA_ARCHITECTURES.
+set(TE_CUDA_ARCHITECTURES "90" CACHE STRING "CUDA architectures to compile for (e.g. 90 or 80;90)")
+set(TE_WITH_CUDA OFF)
+if(NOT TE_CUDA STREQUAL "OFF")
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    set(CMAKE_CUDA_ARCHITECTURES ${TE_CUDA_ARCHITECTURES})
+    enable_language(CUDA)
+    find_package(CUDAToolkit REQUIRED)
+    set(CMAKE_CUDA_STANDARD 17)  # cmake 3.25 lacks CUDA20 flags for nvcc; .cu files stay C++17
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+    set(TE_WITH_CUDA ON)
+    message(STATUS "CUDA backend: ON (nvcc ${CMAKE_CUDA_COMPILER_VERSION}, architectures ${CMAKE_CUDA_ARCHITECTURES})")
+  elseif(TE_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "TE_CUDA=ON but no CUDA compiler was found (set CMAKE_CUDA_COMPILER)")
+  else()
+    message(STATUS "CUDA backend: OFF (no nvcc found)")
+  endif()
+endif()

@@ -1,0 +1,49 @@
+#include "engine/layers/registry.h"
+
+#include <map>
+
+#include "engine/core/error.h"
+#include "engine/core/suggest.h"
+// Layer headers (one line each, alphabetical).
+
+namespace te {
+namespace {
+
+template <typename L>
+LayerFactory make() {
+  return [](LayerArgs& args) -> std::unique_ptr<Layer> { return std::make_unique<L>(args); };
+}
+
+const std::map<std::string, LayerFactory>& factories() {
+  // Each layer's constructor reads its own keys from LayerArgs.
+  static const std::map<std::string, LayerFactory> table = {
+      // {"type", make<Class>()},  one line per layer type, alphabetical
+  };
+  return table;
+}
+
+}  // namespace
+
+std::vector<std::string> layer_types() {
+  std::vector<std::string> out;
+  for (const auto& kv : factories()) out.push_back(kv.first);
+  return out;
+}
+
+std::unique_ptr<Layer> create_layer(const std::string& type, LayerArgs& args) {
+  const auto& table = factories();
+  const auto it = table.find(type);
+  if (it == table.end()) {
+    const std::string guess = closest_match(type, layer_types());
+    throw ConfigError(args.location("type") + ": unknown layer type '" + type + "'" +
+                      (guess.empty() ? "" : "; did you mean '" + guess + "'?") +
+                      " (known types: " + join(layer_types()) + ")");
+  }
+  args.mark_used("type");
+  std::unique_ptr<Layer> layer = it->second(args);
+  layer->set_name(args.layer_name());
+  args.finish(type);
+  return layer;
+}
+
+}  // namespace te
