@@ -15,14 +15,26 @@ std::vector<std::pair<CLI::App*, std::function<int()>>>& runners() {
 }
 }  // namespace
 
+void register_pack(CLI::App&, std::vector<std::pair<CLI::App*, std::function<int()>>>&);
+void register_train(CLI::App&, std::vector<std::pair<CLI::App*, std::function<int()>>>&);
+void register_eval(CLI::App&, std::vector<std::pair<CLI::App*, std::function<int()>>>&);
+void register_predict(CLI::App&, std::vector<std::pair<CLI::App*, std::function<int()>>>&);
+
 void register_commands(CLI::App& app) {
   (void)app;
+  register_pack(app, runners());
+  register_train(app, runners());  // top-level: `trainer --config FILE` / `--resume DIR`
+  register_eval(app, runners());
+  register_predict(app, runners());
   // register_info(app, runners()); ... one line per command file.
 }
 
 int run_selected(CLI::App& app) {
   for (auto& [cmd, run] : runners())
-    if (cmd->parsed()) return run();
+    if (cmd != &app && cmd->parsed()) return run();
+  // No subcommand: the top-level command (training) registered on the app itself.
+  for (auto& [cmd, run] : runners())
+    if (cmd == &app) return run();
   std::cout << app.help();
   return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "engine/cli/commands.h"
 #include "engine/core/error.h"
+#include "engine/train/interrupt.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"trainer: a GPU-accelerated image-classifier training engine (CPU fallback)"};
@@ -20,6 +21,9 @@ int main(int argc, char** argv) {
   }
   try {
     return te::cli::run_selected(app);
+  } catch (const te::Interrupted& e) {  // a checkpoint was written; 130 (SIGINT) / 143 (SIGTERM)
+    std::cerr << "interrupted: " << e.what() << "\n";
+    return e.exit_code();
   } catch (const te::ConfigError& e) {
     std::cerr << "config error: " << e.what() << "\n";
     return 2;

@@ -44,4 +44,12 @@ void set_device_allocator(DeviceType type, Allocator* allocator) {
   if (type == DeviceType::CUDA) g_cuda_allocator = allocator;
 }
 
+namespace {
+Allocator* g_pinned_allocator = nullptr;
+}
+
+Allocator& pinned_host_allocator() { return g_pinned_allocator ? *g_pinned_allocator : cpu_allocator(); }
+
+void set_pinned_host_allocator(Allocator* allocator) { g_pinned_allocator = allocator; }
+
 }  // namespace te

@@ -26,4 +26,9 @@ Allocator& default_allocator(Device device);
 // Lets the CUDA backend install its allocator for CUDA devices.
 void set_device_allocator(DeviceType type, Allocator* allocator);
 
+// Host memory for staging buffers that are copied to the device (the data loader's batches):
+// page-locked once the CUDA backend installs its pinned allocator, plain CPU memory before.
+Allocator& pinned_host_allocator();
+void set_pinned_host_allocator(Allocator* allocator);
+
 }  // namespace te

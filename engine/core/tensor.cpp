@@ -30,6 +30,18 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   return t;
 }
 
+Tensor Tensor::empty_with(const Shape& shape, DType dtype, Allocator& allocator) {
+  for (int64_t d : shape.dims())
+    if (d < 0) throw ShapeError("negative dimension in shape " + shape.str());
+  Tensor t;
+  t.shape_ = shape;
+  t.dtype_ = dtype;
+  t.device_ = allocator.device();
+  const size_t bytes = static_cast<size_t>(shape.numel()) * dtype_size(dtype);
+  t.storage_ = std::make_shared<Storage>(bytes, allocator);
+  return t;
+}
+
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
   t.zero();

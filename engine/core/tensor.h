@@ -38,6 +38,9 @@ class Tensor {
 
   // Uninitialised memory (use only when every element is written before it is read).
   static Tensor empty(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
+  // Uninitialised memory from a specific allocator (e.g. pinned host memory); the tensor's
+  // device is the allocator's.
+  static Tensor empty_with(const Shape& shape, DType dtype, Allocator& allocator);
   static Tensor zeros(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
   // A CPU tensor holding `values` (converted to `dtype`); sizes must match.
   static Tensor from_vector(const Shape& shape, const std::vector<float>& values,

@@ -5,6 +5,17 @@
 #include "engine/core/error.h"
 #include "engine/core/suggest.h"
 // Layer headers (one line each, alphabetical).
+#include "engine/layers/activation.h"
+#include "engine/layers/add.h"
+#include "engine/layers/avg_pool2d.h"
+#include "engine/layers/batchnorm2d.h"
+#include "engine/layers/concat.h"
+#include "engine/layers/conv2d.h"
+#include "engine/layers/dropout.h"
+#include "engine/layers/flatten.h"
+#include "engine/layers/global_avg_pool.h"
+#include "engine/layers/linear.h"
+#include "engine/layers/max_pool2d.h"
 
 namespace te {
 namespace {
@@ -18,6 +29,19 @@ const std::map<std::string, LayerFactory>& factories() {
   // Each layer's constructor reads its own keys from LayerArgs.
   static const std::map<std::string, LayerFactory> table = {
       // {"type", make<Class>()},  one line per layer type, alphabetical
+      {"add", make<Add>()},
+      {"avgpool2d", make<AvgPool2d>()},
+      {"batchnorm2d", make<BatchNorm2d>()},
+      {"concat", make<Concat>()},
+      {"conv2d", make<Conv2d>()},
+      {"dropout", make<Dropout>()},
+      {"flatten", make<Flatten>()},
+      {"gelu", make<GELU>()},
+      {"global_avg_pool", make<GlobalAvgPool>()},
+      {"linear", make<Linear>()},
+      {"maxpool2d", make<MaxPool2d>()},
+      {"relu", make<ReLU>()},
+      {"silu", make<SiLU>()},
   };
   return table;
 }

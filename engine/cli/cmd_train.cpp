@@ -1,0 +1,85 @@
+// `trainer --config FILE [--set key=value ...] [--device D] [--out DIR]` and
+// `trainer --resume DIR`: the top-level command, training.
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/cli/device_select.h"
+#include "engine/config/run_config.h"
+#include "engine/core/error.h"
+#include "engine/train/interrupt.h"
+#include "engine/train/logging.h"
+#include "engine/train/run_dir.h"
+#include "engine/train/trainer.h"
+
+namespace te::cli {
+namespace {
+
+struct TrainOptions {
+  std::string config, resume, device, out;
+  std::vector<std::string> sets;
+};
+
+int run_train(CLI::App& app, const TrainOptions& o) {
+  if (o.config.empty() && o.resume.empty()) {
+    std::cout << app.help();
+    return 0;
+  }
+  RunConfig config;
+  std::string run_dir;
+  if (!o.resume.empty()) {
+    const RunPaths run{o.resume};
+    if (!std::filesystem::exists(run.config()))
+      throw IoError("--resume " + o.resume + ": no " + run.config() +
+                    " (is this a run directory written by `trainer --config`?)");
+    config = load_run_config(run.config(), o.sets);
+    run_dir = o.resume;
+  } else {
+    config = load_run_config(o.config, o.sets);
+    run_dir = o.out.empty() ? default_run_dir(o.config) : o.out;
+  }
+  RunPaths run = create_run_dir(run_dir);
+  log_to_console_and_file(run.log());
+  spdlog::info("trainer {} {} run dir {}", TE_VERSION, o.resume.empty() ? "starting," : "resuming,", run.root);
+  const std::string request = o.device.empty() ? config.train.device : o.device;
+
+  TrainerOptions options;
+  options.run_dir = run_dir;
+  options.resume = !o.resume.empty();
+  options.device = select_device(request, config.model);
+  install_stop_handlers();
+  Trainer trainer(std::move(config), options);
+  const TrainSummary s = trainer.run();
+  remove_stop_handlers();
+  if (s.validated)
+    spdlog::info("done: {} epochs, {} steps in {:.1f} s ({:.0f} img/s); final val accuracy {:.4f}, "
+                 "loss {:.4f}; best {:.4f} at epoch {}", s.epochs, s.steps, s.seconds, s.images_per_s,
+                 s.val_accuracy, s.val_loss, s.best_metric, s.best_epoch);
+  else
+    spdlog::info("done: {} epochs, {} steps in {:.1f} s ({:.0f} img/s); final train loss {:.4f}",
+                 s.epochs, s.steps, s.seconds, s.images_per_s, s.train_loss);
+  if (s.skipped_steps > 0) spdlog::warn("{} steps were skipped (non-finite loss or gradient)", s.skipped_steps);
+  spdlog::info("weights: {}{}", s.best_weights.empty() ? s.last_weights : s.best_weights,
+               s.best_weights.empty() ? "" : " (best)");
+  return 0;
+}
+
+}  // namespace
+
+void register_train(CLI::App& app, std::vector<std::pair<CLI::App*, std::function<int()>>>& runners) {
+  auto o = std::make_shared<TrainOptions>();
+  auto* config = app.add_option("--config", o->config, "Train with this run config (YAML)");
+  auto* resume = app.add_option("--resume", o->resume, "Continue the run in this run directory");
+  config->excludes(resume);
+  app.add_option("--set", o->sets, "Override a config key, e.g. --set optim.lr=0.05 (repeatable)")
+      ->type_name("KEY=VALUE");
+  app.add_option("--device", o->device, "cpu, cuda[:N] or auto (default: train.device, auto)");
+  app.add_option("--out", o->out, "Run directory (default: runs/<config name>-<timestamp>)");
+  runners.emplace_back(&app, [&app, o] { return run_train(app, *o); });
+}
+
+}  // namespace te::cli

@@ -1,0 +1,115 @@
+// Graph execution: forward in listing order, backward in reverse, over buffers that persist
+// across steps.
+#include "engine/graph/graph.h"
+
+#include "engine/core/error.h"
+
+namespace te {
+
+std::vector<Shape> Graph::input_shapes(const std::vector<Shape>& outputs, const Shape& input,
+                                       const Node& node) const {
+  std::vector<Shape> in;
+  for (int s : node.inputs) in.push_back(s < 0 ? input : outputs[s]);
+  return in;
+}
+
+std::vector<Shape> Graph::shapes_at(int64_t batch) const {
+  std::vector<int64_t> d = {batch};
+  for (int64_t x : input_chw_.dims()) d.push_back(x);
+  const Shape input(d);
+  std::vector<Shape> outputs;
+  outputs.reserve(nodes_.size());
+  for (const Node& n : nodes_) outputs.push_back(n.layer->output_shape(input_shapes(outputs, input, n)));
+  return outputs;
+}
+
+void Graph::plan_backward() {
+  // A node needs its output gradient when it or something upstream has parameters.
+  for (Node& n : nodes_) {
+    n.needs_grad = !n.layer->params().empty();
+    for (int s : n.inputs)
+      if (s >= 0 && nodes_[s].needs_grad) n.needs_grad = true;
+  }
+  // In reverse order, the first consumer to reach a node's gradient overwrites it and the
+  // others accumulate. Every consumer of a node that needs a gradient needs one too, so every
+  // such gradient is overwritten exactly once before it is read.
+  std::vector<bool> written(nodes_.size(), false);
+  for (size_t k = nodes_.size(); k-- > 0;) {
+    Node& n = nodes_[k];
+    n.grad_modes.assign(n.inputs.size(), GradMode::Overwrite);
+    if (!n.needs_grad) continue;
+    for (size_t j = 0; j < n.inputs.size(); ++j) {
+      const int s = n.inputs[j];
+      if (s < 0 || !nodes_[s].needs_grad) continue;
+      n.grad_modes[j] = written[s] ? GradMode::Accumulate : GradMode::Overwrite;
+      written[s] = true;
+    }
+  }
+}
+
+void Graph::check_input(const Tensor& input) const {
+  bool ok = input.rank() == input_chw_.rank() + 1 && input.dim(0) > 0;
+  for (size_t i = 0; ok && i < input_chw_.rank(); ++i) ok = input.shape()[i + 1] == input_chw_[i];
+  if (!ok)
+    throw ShapeError("graph input: expected [N, " + input_chw_.str().substr(1) + " with N > 0, got " +
+                     input.shape().str());
+  if (input.dtype() != dtype_ || input.device() != device_)
+    throw Error(std::string("graph input: expected ") + dtype_name(dtype_) + " on " +
+                device_.str() + ", got " + dtype_name(input.dtype()) + " on " +
+                input.device().str());
+}
+
+void Graph::prepare_buffers(int64_t batch) {
+  if (batch == prepared_batch_) return;
+  const std::vector<Shape> shapes = shapes_at(batch);
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    Node& n = nodes_[i];
+    ensure_shape(n.output, shapes[i], dtype_, device_);
+    // The last node's gradient is the caller's grad_output.
+    if (n.needs_grad && i + 1 < nodes_.size())
+      ensure_shape(n.grad, shapes[i], dtype_, device_);
+    else
+      n.grad = Tensor();
+  }
+  prepared_batch_ = batch;
+}
+
+const Tensor& Graph::forward(const Tensor& input, const RunContext& ctx) {
+  check_input(input);
+  prepare_buffers(input.dim(0));
+  input_ = input;
+  std::vector<const Tensor*> in;
+  for (Node& n : nodes_) {
+    in.clear();
+    for (int s : n.inputs) in.push_back(s < 0 ? &input_ : &nodes_[s].output);
+    n.layer->forward(in, n.output, ctx);
+  }
+  return nodes_.back().output;
+}
+
+void Graph::backward(const Tensor& grad_output, const RunContext& ctx) {
+  if (!input_.defined()) throw Error("Graph::backward called before forward");
+  const Tensor& out = nodes_.back().output;
+  if (grad_output.shape() != out.shape() || grad_output.dtype() != dtype_ ||
+      grad_output.device() != device_)
+    throw ShapeError("Graph::backward: grad_output is " + grad_output.shape().str() + " " +
+                     dtype_name(grad_output.dtype()) + " on " + grad_output.device().str() +
+                     ", but the output of the last forward is " + out.shape().str() + " " +
+                     dtype_name(dtype_) + " on " + device_.str());
+  for (size_t k = nodes_.size(); k-- > 0;) {
+    Node& n = nodes_[k];
+    if (!n.needs_grad) continue;
+    BackwardArgs a;
+    a.output = &n.output;
+    a.grad_output = (k + 1 == nodes_.size()) ? &grad_output : &n.grad;
+    for (int s : n.inputs) {
+      a.inputs.push_back(s < 0 ? &input_ : &nodes_[s].output);
+      a.grad_inputs.push_back(s >= 0 && nodes_[s].needs_grad ? &nodes_[s].grad : nullptr);
+    }
+    a.modes = n.grad_modes;
+    a.ctx = ctx;
+    n.layer->backward(a);
+  }
+}
+
+}  // namespace te

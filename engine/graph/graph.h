@@ -1,0 +1,123 @@
+#pragma once
+// The static layer graph. Built once from a model description (model_spec.h): layers are
+// created by type name, their output shapes inferred and checked (errors name the layer and the
+// shapes), their parameters bound as views into ONE flat parameter buffer and ONE flat gradient
+// buffer (one fused optimizer step, one copy for a checkpoint). Activations and their gradients
+// stay allocated across steps and are reallocated only when the batch size changes.
+//
+// Backward runs the nodes in reverse. The first consumer of a node's output met in reverse order
+// writes the node's gradient (GradMode::Overwrite) and later ones add to it (Accumulate), so
+// residual branches sum without copies. Gradients are asked for only where some parameter
+// lies upstream (never for the graph input), so e.g. the stem conv skips its input gradient.
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/core/named_tensor.h"
+#include "engine/core/tensor.h"
+#include "engine/layers/layer.h"
+#include "engine/layers/layer_args.h"
+
+namespace te {
+
+// Creates a layer of `type` from its arguments (must call args.finish(type)). The default is
+// the registry's create_layer; tests pass their own to add test-only layer types.
+using GraphLayerFactory = std::function<std::unique_ptr<Layer>(const std::string& type, LayerArgs&)>;
+
+struct GraphOptions {
+  DType dtype = DType::F32;  // F64 for finite-difference gradient checks on the CPU
+  Device device = Device::cpu();
+  GraphLayerFactory factory;  // empty: create_layer
+  // build() initialises the parameters (initialize(init_seed)) so a fresh graph is usable;
+  // turn off when a state dict is loaded right after.
+  bool initialize = true;
+  uint64_t init_seed = 0;
+};
+
+class Graph {
+ public:
+  // `model` is the YAML `model:` mapping (a preset or a `layers:` list, see model_spec.h);
+  // `where` is the config file path for messages; input_chw is one sample's shape [C, H, W].
+  static std::unique_ptr<Graph> build(const YAML::Node& model, const std::string& where,
+                                      const Shape& input_chw, const GraphOptions& options = {});
+
+  // input is [N, C, H, W] on the graph's device; returns the last layer's output.
+  const Tensor& forward(const Tensor& input, const RunContext& ctx);
+  // Gradient of the loss w.r.t. the last output; parameter gradients accumulate (+=).
+  // Must follow the forward of the same batch.
+  void backward(const Tensor& grad_output, const RunContext& ctx);
+
+  Tensor& parameters() { return params_; }  // flat; every Param.value is a view into it
+  Tensor& gradients() { return grads_; }    // flat, same layout
+  void zero_grad() { grads_.zero(); }
+
+  // Views with torchvision names ("layer1.0.conv1.weight"), in state-dict order.
+  std::vector<NamedTensor> named_parameters() const;
+  std::vector<NamedTensor> named_buffers() const;  // running_mean/var, num_batches_tracked
+  // Parameters and buffers, per layer in graph order (torchvision's state_dict order).
+  std::vector<NamedTensor> state_dict() const;
+  // Strict: missing or unexpected names and shape mismatches throw te::Error listing all of
+  // them, and nothing is changed. F32/F64 values are converted to the graph's dtype.
+  void load_state_dict(const std::vector<NamedTensor>& tensors);
+
+  // torchvision-style initialisation via Layer::init_params (stream = node index).
+  void initialize(uint64_t seed);
+  void to(Device device);
+  Device device() const { return device_; }
+  DType dtype() const { return dtype_; }
+
+  int64_t num_parameters() const { return params_.numel(); }
+  // Flat (offset, count) ranges that get no weight decay: every parameter of rank <= 1
+  // (biases and normalisation weights), merged where adjacent.
+  std::vector<std::pair<int64_t, int64_t>> no_decay_ranges() const;
+
+  const Shape& input_shape() const { return input_chw_; }  // one sample, [C, H, W]
+  Shape output_shape(int64_t batch) const;
+  // Bytes of activations, their gradients and what layers save for backward at this batch
+  // size (parameters and the caller's input excluded), for the memory estimate.
+  int64_t activation_bytes(int64_t batch) const;
+  // The layer table (name, type, output shape, parameters) with totals, for `trainer info`.
+  std::string summary(int64_t batch) const;
+
+  size_t num_layers() const { return nodes_.size(); }
+  Layer& layer(size_t i) { return *nodes_[i].layer; }
+  const std::string& layer_name(size_t i) const { return nodes_[i].name; }
+
+ private:
+  struct Node {
+    std::string name;
+    std::unique_ptr<Layer> layer;
+    std::vector<int> inputs;            // node indices; -1 is the graph input
+    std::vector<GradMode> grad_modes;   // per input, for backward
+    bool needs_grad = false;            // some parameter lies at or upstream of this node
+    int64_t param_offset = 0, param_count = 0;  // this node's slice of the flat buffers
+    Tensor output, grad;                // kept across steps
+  };
+
+  Graph() = default;
+  void bind_parameters();
+  // Points every Param.value/grad at its slice of params_/grads_.
+  void bind_views();
+  void plan_backward();
+  void check_input(const Tensor& input) const;
+  std::vector<Shape> input_shapes(const std::vector<Shape>& outputs, const Shape& input,
+                                  const Node& node) const;
+  // Every node's output shape at this batch size.
+  std::vector<Shape> shapes_at(int64_t batch) const;
+  void prepare_buffers(int64_t batch);
+
+  std::vector<Node> nodes_;
+  Shape input_chw_;
+  DType dtype_ = DType::F32;
+  Device device_ = Device::cpu();
+  Tensor params_, grads_;
+  Tensor input_;  // the last forward's input (shares the caller's storage)
+  int64_t prepared_batch_ = -1;
+};
+
+}  // namespace te

@@ -1,0 +1,160 @@
+// Parameters and buffers: the flat buffers, names, state dicts, initialisation, devices.
+#include <map>
+
+#include "engine/core/error.h"
+#include "engine/graph/graph.h"
+
+namespace te {
+
+void Graph::bind_parameters() {
+  int64_t total = 0;
+  for (Node& n : nodes_) {
+    n.param_offset = total;
+    for (const Param& p : n.layer->params()) total += p.shape.numel();
+    n.param_count = total - n.param_offset;
+  }
+  params_ = Tensor::zeros({total}, dtype_, device_);
+  grads_ = Tensor::zeros({total}, dtype_, device_);
+  bind_views();
+  // Buffers are few and small, and num_batches_tracked is i64: separate tensors. Float
+  // buffers take the graph's dtype.
+  for (Node& n : nodes_)
+    for (Param& b : n.layer->buffers()) {
+      const DType t = b.dtype == DType::F32 ? dtype_ : b.dtype;
+      b.value = Tensor::zeros(b.shape, t, device_);
+    }
+}
+
+void Graph::bind_views() {
+  for (Node& n : nodes_) {
+    int64_t offset = n.param_offset;
+    for (Param& p : n.layer->params()) {
+      p.dtype = dtype_;
+      p.value = params_.slice_flat(offset, p.shape);
+      p.grad = grads_.slice_flat(offset, p.shape);
+      offset += p.shape.numel();
+    }
+  }
+}
+
+std::vector<NamedTensor> Graph::named_parameters() const {
+  std::vector<NamedTensor> out;
+  for (const Node& n : nodes_)
+    for (const Param& p : n.layer->params()) out.push_back({n.name + "." + p.name, p.value});
+  return out;
+}
+
+std::vector<NamedTensor> Graph::named_buffers() const {
+  std::vector<NamedTensor> out;
+  for (const Node& n : nodes_)
+    for (const Param& b : n.layer->buffers()) out.push_back({n.name + "." + b.name, b.value});
+  return out;
+}
+
+std::vector<NamedTensor> Graph::state_dict() const {
+  // torchvision's order: module by module, each module's parameters then its buffers.
+  std::vector<NamedTensor> out;
+  for (const Node& n : nodes_) {
+    for (const Param& p : n.layer->params()) out.push_back({n.name + "." + p.name, p.value});
+    for (const Param& b : n.layer->buffers()) out.push_back({n.name + "." + b.name, b.value});
+  }
+  return out;
+}
+
+namespace {
+
+bool is_float(DType t) { return t == DType::F32 || t == DType::F64; }
+
+// "a, b, c and 4 more"
+std::string first_few(const std::vector<std::string>& items) {
+  std::string s;
+  const size_t shown = std::min<size_t>(items.size(), 8);
+  for (size_t i = 0; i < shown; ++i) s += (i ? ", " : "") + items[i];
+  if (items.size() > shown) s += " and " + std::to_string(items.size() - shown) + " more";
+  return s;
+}
+
+}  // namespace
+
+void Graph::load_state_dict(const std::vector<NamedTensor>& tensors) {
+  std::map<std::string, const Tensor*> given;
+  for (const auto& t : tensors) given[t.name] = &t.tensor;
+  std::vector<std::string> missing, unexpected, wrong;
+  const std::vector<NamedTensor> expected = state_dict();
+  std::map<std::string, bool> known;
+  for (const auto& e : expected) {
+    known[e.name] = true;
+    const auto it = given.find(e.name);
+    if (it == given.end()) {
+      missing.push_back(e.name);
+      continue;
+    }
+    const Tensor& src = *it->second;
+    const bool dtype_ok = src.dtype() == e.tensor.dtype() ||
+                          (is_float(src.dtype()) && is_float(e.tensor.dtype()));
+    if (src.shape() != e.tensor.shape() || !dtype_ok)
+      wrong.push_back(e.name + ": expected " + e.tensor.shape().str() + " " +
+                      dtype_name(e.tensor.dtype()) + ", got " + src.shape().str() + " " +
+                      dtype_name(src.dtype()));
+  }
+  for (const auto& t : tensors)
+    if (!known.count(t.name)) unexpected.push_back(t.name);
+  if (!missing.empty() || !unexpected.empty() || !wrong.empty()) {
+    std::string msg = "load_state_dict: the tensors do not match the model";
+    if (!missing.empty())
+      msg += "; " + std::to_string(missing.size()) + " missing (" + first_few(missing) + ")";
+    if (!unexpected.empty())
+      msg += "; " + std::to_string(unexpected.size()) + " unexpected (" + first_few(unexpected) + ")";
+    if (!wrong.empty())
+      msg += "; " + std::to_string(wrong.size()) + " with the wrong shape or type (" +
+             first_few(wrong) + ")";
+    throw Error(msg);
+  }
+  for (const auto& e : expected) {
+    const Tensor& src = *given[e.name];
+    Tensor dst = e.tensor;
+    if (src.dtype() == dst.dtype())
+      dst.copy_from(src);
+    else
+      dst.copy_from(src.to(Device::cpu()).to_dtype(dst.dtype()));
+  }
+}
+
+void Graph::initialize(uint64_t seed) {
+  for (size_t i = 0; i < nodes_.size(); ++i) nodes_[i].layer->init_params(seed, i);
+}
+
+void Graph::to(Device device) {
+  if (device == device_) return;
+  params_ = params_.to(device);
+  grads_ = grads_.to(device);
+  device_ = device;
+  bind_views();
+  for (Node& n : nodes_) {
+    for (Param& b : n.layer->buffers()) b.value = b.value.to(device);
+    n.output = Tensor();
+    n.grad = Tensor();
+  }
+  input_ = Tensor();
+  prepared_batch_ = -1;
+}
+
+std::vector<std::pair<int64_t, int64_t>> Graph::no_decay_ranges() const {
+  std::vector<std::pair<int64_t, int64_t>> out;
+  for (const Node& n : nodes_) {
+    int64_t offset = n.param_offset;
+    for (const Param& p : n.layer->params()) {
+      const int64_t count = p.shape.numel();
+      if (p.shape.rank() <= 1 && count > 0) {
+        if (!out.empty() && out.back().first + out.back().second == offset)
+          out.back().second += count;
+        else
+          out.emplace_back(offset, count);
+      }
+      offset += count;
+    }
+  }
+  return out;
+}
+
+}  // namespace te

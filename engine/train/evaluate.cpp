@@ -1,0 +1,80 @@
+#include "engine/train/evaluate.h"
+
+#include <chrono>
+
+#include "engine/layers/softmax_cross_entropy.h"
+#include "kernels/normalize.h"
+
+namespace te {
+
+void prepare_batch(const Batch& batch, Device device, const std::vector<float>& mean,
+                   const std::vector<float>& std, Tensor& input, Tensor& labels_out) {
+  const Shape& s = batch.images.shape();  // [N, H, W, C]
+  const Shape nchw{s[0], s[3], s[1], s[2]};
+  if (!input.defined() || input.shape() != nchw || input.device() != device)
+    input = Tensor::empty(nchw, DType::F32, device);
+  if (device.is_cpu()) {
+    ops::normalize_images(batch.images, input, mean, std);
+    labels_out = batch.labels;
+    return;
+  }
+  ops::normalize_images(batch.images.to(device), input, mean, std);
+  labels_out = batch.labels.to(device);
+}
+
+std::vector<int64_t> argmax_rows(const Tensor& logits) {
+  const std::vector<float> v = logits.to_vector();  // to the host
+  const int64_t n = logits.dim(0), k = logits.dim(1);
+  std::vector<int64_t> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = v.data() + i * k;
+    int64_t best = 0;
+    for (int64_t j = 1; j < k; ++j)
+      if (row[j] > row[best]) best = j;
+    out[static_cast<size_t>(i)] = best;
+  }
+  return out;
+}
+
+EvalResult evaluate(Graph& graph, DataLoader& loader, const std::vector<float>& mean,
+                    const std::vector<float>& std) {
+  const auto start = std::chrono::steady_clock::now();
+  EvalResult r;
+  r.class_names = loader.dataset().class_names();
+  const size_t k = r.class_names.size();
+  r.class_total.assign(k, 0);
+  r.class_correct.assign(k, 0);
+  SoftmaxCrossEntropy loss_fn(0.0);
+  RunContext ctx;
+  ctx.training = false;
+  double loss_sum = 0;
+  Tensor input, labels;
+  Batch batch;
+  loader.start_epoch(0, 0);
+  while (loader.next(batch)) {
+    prepare_batch(batch, graph.device(), mean, std, input, labels);
+    const Tensor& logits = graph.forward(input, ctx);
+    const int64_t n = batch.labels.dim(0);
+    loss_sum += loss_fn.forward(logits, labels) * static_cast<double>(n);
+    const std::vector<int64_t> predicted = argmax_rows(logits);
+    const int32_t* truth = batch.labels.data<int32_t>();
+    for (int64_t i = 0; i < n; ++i) {
+      const size_t c = static_cast<size_t>(truth[i]);
+      if (c < k) {
+        r.class_total[c]++;
+        if (predicted[static_cast<size_t>(i)] == truth[i]) r.class_correct[c]++;
+      }
+      if (predicted[static_cast<size_t>(i)] == truth[i]) r.correct++;
+    }
+    r.images += n;
+  }
+  if (r.images > 0) {
+    r.loss = loss_sum / static_cast<double>(r.images);
+    r.accuracy = static_cast<double>(r.correct) / static_cast<double>(r.images);
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.images_per_s = r.seconds > 0 ? r.images / r.seconds : 0;
+  return r;
+}
+
+}  // namespace te

@@ -1,0 +1,252 @@
+// The training loop (construction is in trainer_setup.cpp).
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+
+#include "engine/optim/grad_clip.h"
+#include "engine/train/checkpoint.h"
+#include "engine/train/evaluate.h"
+#include "engine/train/interrupt.h"
+#include "engine/train/trainer_impl.h"
+
+namespace te {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+const char* signal_name(int sig) {
+  return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+}  // namespace
+
+Trainer::Impl::StepResult Trainer::Impl::train_step() {
+  StepResult r;
+  const int64_t accum = config.train.grad_accum;
+  bool finite = true;
+  graph->zero_grad();
+  for (int64_t micro = 0; micro < accum; ++micro) {
+    Batch batch;
+    if (!train_loader->next(batch))
+      throw Error("the data loader ended the epoch early (batch " + std::to_string(state.batch + micro) +
+                  " of " + std::to_string(train_loader->batches_per_epoch()) + ")");
+    prepare_batch(batch, graph->device(), info.mean, info.std, input, labels);
+    RunContext ctx;
+    ctx.training = true;
+    ctx.seed = state.seed;
+    // Distinct per micro-batch, identical between a run and its resumption.
+    ctx.step = static_cast<uint64_t>(state.step * accum + micro);
+    const Tensor& logits = graph->forward(input, ctx);
+    const double l = loss->forward(logits, labels);
+    r.images += batch.labels.dim(0);
+    r.correct += count_correct(logits, labels);
+    if (!std::isfinite(l)) {
+      finite = false;  // keep consuming the group's batches so the data position stays exact
+      continue;
+    }
+    r.loss += l / static_cast<double>(accum);
+    ensure_shape(grad_logits, logits.shape(), logits.dtype(), logits.device());
+    loss->backward(grad_logits, 1.0 / static_cast<double>(accum));
+    graph->backward(grad_logits, ctx);
+  }
+  r.lr = schedule->lr_at(state.step);
+  if (finite && !all_finite(graph->gradients())) finite = false;
+  if (!finite) return r;  // r.ok stays false: the step is skipped
+  if (config.train.grad_clip > 0) {
+    r.grad_norm = clip_grad_norm(graph->gradients(), config.train.grad_clip);
+  } else if ((state.step + 1) % config.logging.every_steps == 0) {
+    r.grad_norm = global_grad_norm(graph->gradients());
+  }
+  optimizer->step(graph->parameters(), graph->gradients(), r.lr);
+  r.ok = true;
+  return r;
+}
+
+void Trainer::Impl::save(const char* why) {
+  const CheckpointFiles files = checkpoint_files(run, state.epoch, state.step);
+  save_checkpoint(files, *graph, *optimizer, info, state);
+  prune_checkpoints(run, config.checkpoint.keep);
+  spdlog::info("checkpoint ({}): {}", why, files.weights);
+}
+
+void Trainer::Impl::log_step_record(double loss_value, double lr, double images_per_s,
+                                    double grad_norm) {
+  nlohmann::json rec = {{"type", "step"},   {"epoch", state.epoch + 1}, {"step", state.step},
+                        {"loss", loss_value}, {"lr", lr},             {"images_per_s", images_per_s}};
+  if (grad_norm >= 0) rec["grad_norm"] = grad_norm;
+  metrics->write(rec);
+  if (tensorboard) {
+    tensorboard->add_scalar("step/loss", loss_value, state.step);
+    tensorboard->add_scalar("step/lr", lr, state.step);
+    tensorboard->add_scalar("step/images_per_s", images_per_s, state.step);
+    tensorboard->flush();
+  }
+}
+
+TrainSummary Trainer::run() {
+  Impl& m = *impl_;
+  const RunConfig& c = m.config;
+  const int64_t accum = c.train.grad_accum;
+  const auto run_start = Clock::now();
+  TrainSummary summary;
+  double run_train_seconds = 0;
+  int64_t run_images = 0;
+
+  while (m.state.epoch < c.train.epochs) {
+    TrainingState& s = m.state;
+    const int64_t first_step = s.batch / accum;
+    m.train_loader->start_epoch(s.epoch, s.batch);
+    m.progress->start_epoch(s.epoch, c.train.epochs, m.steps_per_epoch, first_step);
+    double interval_loss = 0;
+    int64_t interval_steps = 0, interval_images = 0;
+    auto interval_start = Clock::now();
+    double lr = m.schedule->lr_at(s.step);
+
+    for (int64_t k = first_step; k < m.steps_per_epoch; ++k) {
+      const auto step_start = Clock::now();
+      const Impl::StepResult r = m.train_step();
+      const double dt = seconds_since(step_start);
+      lr = r.lr;
+      s.batch += accum;
+      s.step += 1;
+      s.epoch_seconds += dt;
+      s.epoch_images += r.images;
+      run_train_seconds += dt;
+      run_images += r.images;
+      if (!r.ok) {
+        s.bad_steps++;
+        s.skipped_steps++;
+        spdlog::warn("epoch {} step {}: non-finite loss or gradient; skipping this step ({} in a row)",
+                     s.epoch + 1, s.step, s.bad_steps);
+        if (s.bad_steps >= c.train.max_bad_steps)
+          throw TrainingDiverged(
+              "training diverged: the loss or the gradients were not finite for " +
+              std::to_string(s.bad_steps) + " consecutive steps (up to epoch " +
+              std::to_string(s.epoch + 1) + ", step " + std::to_string(s.step) +
+              "). The learning rate " + std::to_string(lr) + " (optim.lr = " +
+              std::to_string(c.optim.lr) + ") is probably too high: try a lower one, e.g. --set optim.lr=" +
+              std::to_string(c.optim.lr / 10) + ", or gradient clipping (train.grad_clip: 1.0)");
+      } else {
+        s.bad_steps = 0;
+        s.epoch_loss_sum += r.loss;
+        s.epoch_loss_count += 1;
+        s.epoch_correct += r.correct;
+        interval_loss += r.loss;
+        interval_steps += 1;
+      }
+      interval_images += r.images;
+      const double ips = s.epoch_seconds > 0 ? s.epoch_images / s.epoch_seconds : 0;
+      m.progress->update(k + 1, s.epoch_loss_count ? s.epoch_loss_sum / s.epoch_loss_count : NAN,
+                         lr, ips);
+      if (s.step % c.logging.every_steps == 0 && interval_steps > 0) {
+        m.log_step_record(interval_loss / interval_steps, lr,
+                          interval_images / std::max(seconds_since(interval_start), 1e-9), r.grad_norm);
+        interval_loss = 0;
+        interval_steps = 0;
+        interval_images = 0;
+        interval_start = Clock::now();
+      }
+      const bool last_step = k + 1 == m.steps_per_epoch;
+      if (c.checkpoint.every_steps > 0 && s.step % c.checkpoint.every_steps == 0 && !last_step)
+        m.save("every_steps");
+      if (m.options.stop_at_step > 0 && s.step == m.options.stop_at_step) request_stop(SIGTERM);
+      if (stop_requested()) {
+        m.progress->end_epoch();
+        const int sig = stop_signal();
+        m.save("interrupted");
+        throw Interrupted(sig, std::string("stopped by ") + signal_name(sig) + " after step " +
+                                   std::to_string(s.step) + " (epoch " + std::to_string(s.epoch + 1) +
+                                   "); continue with: trainer --resume " + m.run.root);
+      }
+    }
+    m.progress->end_epoch();
+
+    // The epoch is complete: its record, validation, best model, checkpoint.
+    const int64_t epoch_number = s.epoch + 1;
+    const double train_loss = s.epoch_loss_count ? s.epoch_loss_sum / s.epoch_loss_count : NAN;
+    const double train_acc = s.epoch_images ? static_cast<double>(s.epoch_correct) / s.epoch_images : 0;
+    const double ips = s.epoch_seconds > 0 ? s.epoch_images / s.epoch_seconds : 0;
+    nlohmann::json rec = {{"type", "epoch"},          {"epoch", epoch_number},
+                          {"step", s.step},           {"train_loss", train_loss},
+                          {"train_accuracy", train_acc}, {"lr", lr},
+                          {"images_per_s", ips},      {"seconds", s.epoch_seconds}};
+    const bool validate = m.val_loader &&
+                          (epoch_number % c.train.eval_every_epochs == 0 || epoch_number == c.train.epochs);
+    bool is_best = false;
+    if (validate) {
+      const EvalResult v = evaluate(*m.graph, *m.val_loader, m.info.mean, m.info.std);
+      rec["val_loss"] = v.loss;
+      rec["val_accuracy"] = v.accuracy;
+      summary.validated = true;
+      summary.val_loss = v.loss;
+      summary.val_accuracy = v.accuracy;
+      const bool by_loss = c.checkpoint.best_metric == "val_loss";
+      const double metric = by_loss ? v.loss : v.accuracy;
+      is_best = s.best_epoch < 0 || (by_loss ? metric < s.best_metric : metric > s.best_metric);
+      if (is_best) {
+        s.best_metric = metric;
+        s.best_epoch = epoch_number;
+        save_weights(m.run.best_weights(), *m.graph, m.info);
+      }
+      spdlog::info("epoch {}/{}: train loss {:.4f} acc {:.4f} | val loss {:.4f} acc {:.4f}{} | "
+                   "lr {:.5g} | {:.0f} img/s | {:.1f} s",
+                   epoch_number, c.train.epochs, train_loss, train_acc, v.loss, v.accuracy,
+                   is_best ? " (best)" : "", lr, ips, s.epoch_seconds);
+    } else {
+      rec["val_loss"] = nullptr;
+      rec["val_accuracy"] = nullptr;
+      spdlog::info("epoch {}/{}: train loss {:.4f} acc {:.4f} | lr {:.5g} | {:.0f} img/s | {:.1f} s",
+                   epoch_number, c.train.epochs, train_loss, train_acc, lr, ips, s.epoch_seconds);
+    }
+    rec["best"] = is_best;
+    m.metrics->write(rec);
+    if (m.tensorboard) {
+      m.tensorboard->add_scalar("epoch/train_loss", train_loss, epoch_number);
+      m.tensorboard->add_scalar("epoch/train_accuracy", train_acc, epoch_number);
+      m.tensorboard->add_scalar("epoch/lr", lr, epoch_number);
+      m.tensorboard->add_scalar("epoch/images_per_s", ips, epoch_number);
+      if (validate) {
+        m.tensorboard->add_scalar("epoch/val_loss", summary.val_loss, epoch_number);
+        m.tensorboard->add_scalar("epoch/val_accuracy", summary.val_accuracy, epoch_number);
+      }
+      m.tensorboard->flush();
+    }
+    summary.train_loss = train_loss;
+
+    // Advance to the next epoch before saving, so the checkpoint resumes there.
+    s.epoch += 1;
+    s.batch = 0;
+    s.epoch_loss_sum = 0;
+    s.epoch_loss_count = 0;
+    s.epoch_images = 0;
+    s.epoch_correct = 0;
+    s.epoch_seconds = 0;
+    const bool last_epoch = s.epoch == c.train.epochs;
+    const bool periodic = c.checkpoint.every_epochs > 0 && s.epoch % c.checkpoint.every_epochs == 0;
+    if (last_epoch || periodic || stop_requested()) m.save(last_epoch ? "final" : "epoch");
+    if (stop_requested() && !last_epoch) {
+      const int sig = stop_signal();
+      throw Interrupted(sig, std::string("stopped by ") + signal_name(sig) + " after epoch " +
+                                 std::to_string(s.epoch) + "; continue with: trainer --resume " +
+                                 m.run.root);
+    }
+  }
+
+  summary.epochs = m.state.epoch;
+  summary.steps = m.state.step;
+  summary.skipped_steps = m.state.skipped_steps;
+  summary.best_metric = m.state.best_metric;
+  summary.best_epoch = m.state.best_epoch;
+  summary.seconds = seconds_since(run_start);
+  summary.images_per_s = run_train_seconds > 0 ? run_images / run_train_seconds : 0;
+  if (m.state.best_epoch >= 0) summary.best_weights = m.run.best_weights();
+  if (auto last = latest_checkpoint(m.run)) summary.last_weights = last->weights;
+  return summary;
+}
+
+}  // namespace te

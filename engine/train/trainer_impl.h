@@ -1,0 +1,60 @@
+#pragma once
+// Private state of the Trainer, shared by trainer_setup.cpp (construction, resume) and
+// trainer.cpp (the loop).
+#include <memory>
+#include <optional>
+
+#include "engine/data/dataset.h"
+#include "engine/data/loader.h"
+#include "engine/graph/graph.h"
+#include "engine/io/metrics_writer.h"
+#include "engine/io/tensorboard_writer.h"
+#include "engine/layers/softmax_cross_entropy.h"
+#include "engine/optim/lr_schedule.h"
+#include "engine/optim/optimizer.h"
+#include "engine/train/model_info.h"
+#include "engine/train/progress.h"
+#include "engine/train/run_dir.h"
+#include "engine/train/trainer.h"
+#include "engine/train/training_state.h"
+
+namespace te {
+
+struct Trainer::Impl {
+  RunConfig config;
+  TrainerOptions options;
+  RunPaths run;
+  ModelInfo info;
+  std::shared_ptr<Dataset> train_set, val_set;
+  std::unique_ptr<DataLoader> train_loader, val_loader;
+  std::unique_ptr<Graph> graph;
+  std::unique_ptr<Optimizer> optimizer;
+  std::unique_ptr<LrSchedule> schedule;
+  std::unique_ptr<SoftmaxCrossEntropy> loss;
+  std::unique_ptr<MetricsWriter> metrics;
+  std::unique_ptr<TensorBoardWriter> tensorboard;
+  std::unique_ptr<Progress> progress;
+  TrainingState state;
+  int64_t steps_per_epoch = 0;
+
+  // Reused across steps (nothing is allocated per step once shapes are known).
+  Tensor input, labels, grad_logits;
+
+  void setup();
+  void open_data();
+  void build_model();
+  void prepare_run_dir();
+
+  // One optimizer step over grad_accum micro-batches; false when the epoch ran out of data.
+  struct StepResult {
+    bool ok = false;       // finite and applied
+    double loss = 0;       // mean over the micro-batches
+    int64_t images = 0, correct = 0;
+    double lr = 0, grad_norm = -1;
+  };
+  StepResult train_step();
+  void save(const char* why);
+  void log_step_record(double loss, double lr, double images_per_s, double grad_norm);
+};
+
+}  // namespace te

@@ -1,0 +1,281 @@
+// Conv2d on the CPU: im2col + GEMM on OpenBLAS, threads over independent work items.
+//
+// Plan (all splits depend only on the shapes, never on the thread count, and every output
+// element is produced by one fixed sequence of GEMM calls, so results are bit-identical for
+// any number of threads):
+// - forward / input gradient: the batch is cut into chunks of images. Each chunk builds its
+//   column matrix cols[C*kh*kw, imgs*OH*OW] (im2col; skipped for 1x1/stride 1/no padding, where
+//   an image is its own column matrix) and runs, per group, y = W x cols (forward) or
+//   dcols = W^T x dy followed by col2im (input gradient). Large feature maps use one image
+//   per chunk and write straight into y / dx; small ones (late ResNet stages, 7x7) put a few
+//   images side by side so the GEMM is not too thin.
+// - weight gradient: dW[O, C/G*kh*kw] is cut into column blocks (rows of the column matrix);
+//   a block is owned by one slot, which builds just its rows of the column matrix and
+//   accumulates dW_block += dy x cols_block^T over the batch in image order. No partial
+//   buffers, no reduction.
+// Parallel "slots" each own a scratch block of the layer's Conv2dWorkspace.
+#include "kernels/conv2d.h"
+
+#include <algorithm>
+
+#include "engine/core/error.h"
+#include "engine/core/parallel.h"
+#include "kernels/cpu/im2col.h"
+#include "kernels/gemm.h"
+
+namespace te::ops::cpu {
+namespace {
+
+struct Plan {
+  int64_t n, c, o;   // batch, input channels, output channels
+  int64_t hw;        // input pixels per channel
+  int64_t p;         // output positions per image (OH * OW)
+  int64_t groups, og, kg;  // per group: output channels, GEMM depth (C/G * kh * kw)
+  int64_t k;         // rows of the column matrix (C * kh * kw)
+  bool pointwise;    // 1x1, stride 1, no padding: the image is its own column matrix
+  ConvGeometry geo;
+};
+
+Plan make_plan(const Shape& x, const Shape& w, const Conv2dParams& prm) {
+  if (x.rank() != 4 || w.rank() != 4)
+    throw ShapeError("conv2d: expected input [N, C, H, W] and weight [O, C/groups, kh, kw], got " +
+                     x.str() + " and " + w.str());
+  Plan pl{};
+  pl.n = x[0];
+  pl.c = x[1];
+  pl.o = w[0];
+  pl.groups = prm.groups;
+  if (pl.groups <= 0 || pl.c != w[1] * pl.groups || pl.o % pl.groups != 0 ||
+      w[2] != prm.kernel_h || w[3] != prm.kernel_w)
+    throw ShapeError("conv2d: input " + x.str() + " does not fit weight " + w.str() + " with " +
+                     std::to_string(prm.groups) + " groups and kernel " +
+                     std::to_string(prm.kernel_h) + "x" + std::to_string(prm.kernel_w));
+  pl.geo = ConvGeometry{pl.c, x[2], x[3], prm.kernel_h, prm.kernel_w, prm.stride_h,
+                        prm.stride_w, prm.pad_h, prm.pad_w, prm.dilation_h, prm.dilation_w,
+                        conv_output_size(x[2], prm.kernel_h, prm.stride_h, prm.pad_h, prm.dilation_h),
+                        conv_output_size(x[3], prm.kernel_w, prm.stride_w, prm.pad_w, prm.dilation_w)};
+  if (pl.geo.out_h <= 0 || pl.geo.out_w <= 0)
+    throw ShapeError("conv2d: the kernel does not fit input " + x.str());
+  pl.hw = x[2] * x[3];
+  pl.p = pl.geo.out_h * pl.geo.out_w;
+  pl.og = pl.o / pl.groups;
+  pl.kg = w[1] * prm.kernel_h * prm.kernel_w;
+  pl.k = pl.kg * pl.groups;
+  pl.pointwise = prm.kernel_h == 1 && prm.kernel_w == 1 && prm.stride_h == 1 &&
+                 prm.stride_w == 1 && prm.pad_h == 0 && prm.pad_w == 0;
+  return pl;
+}
+
+void require_shape(const Tensor& t, const Shape& want, const char* what) {
+  if (t.shape() != want)
+    throw ShapeError(std::string("conv2d: ") + what + " has shape " + t.shape().str() +
+                     ", expected " + want.str());
+}
+
+// Images per chunk for forward and input gradient: one when an image has enough output
+// positions for a well-shaped GEMM, otherwise a few side by side, keeping >= ~4 chunks.
+int64_t images_per_chunk(int64_t n, int64_t p) {
+  constexpr int64_t kTargetColumns = 256;
+  if (p >= kTargetColumns) return 1;
+  return std::clamp((kTargetColumns + p - 1) / p, int64_t{1}, std::max<int64_t>(1, n / 4));
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+int64_t slot_count(int64_t items) {
+  return std::clamp<int64_t>(num_threads(), 1, std::max<int64_t>(1, items));
+}
+
+// Runs task(slot, item) for items [0, count): slot s takes items s, s + slots, ...
+template <typename F>
+void run_slots(int64_t slots, int64_t count, const F& task) {
+  parallel_for(slots, [&](int64_t begin, int64_t end) {
+    for (int64_t s = begin; s < end; ++s)
+      for (int64_t i = s; i < count; i += slots) task(s, i);
+  });
+}
+
+// dst[o * ld + i * p + q] = dy[(n0 + i), o0 + o, q]: dy of several images side by side.
+template <typename T>
+void gather_images(const T* dy, int64_t o_total, int64_t o0, int64_t rows, int64_t p,
+                   int64_t n0, int64_t imgs, T* dst, int64_t ld) {
+  for (int64_t o = 0; o < rows; ++o)
+    for (int64_t i = 0; i < imgs; ++i)
+      std::copy_n(dy + ((n0 + i) * o_total + o0 + o) * p, p, dst + o * ld + i * p);
+}
+
+template <typename T>
+void forward_impl(const Tensor& xt, const Tensor& wt, const Tensor* bt, Tensor& yt,
+                  const Conv2dParams& prm, Conv2dWorkspace& ws) {
+  const Plan pl = make_plan(xt.shape(), wt.shape(), prm);
+  require_shape(yt, Shape{pl.n, pl.o, pl.geo.out_h, pl.geo.out_w}, "output");
+  if (bt) require_shape(*bt, Shape{pl.o}, "bias");
+  const T* x = xt.data<T>();
+  const T* w = wt.data<T>();
+  const T* bias = bt ? bt->data<T>() : nullptr;
+  T* y = yt.data<T>();
+  const int64_t per = images_per_chunk(pl.n, pl.p), chunks = ceil_div(pl.n, per);
+  const int64_t cols_max = per * pl.p, slots = slot_count(chunks);
+  ws.prepare_cpu(static_cast<size_t>(slots),
+                 sizeof(T) * static_cast<size_t>((pl.k + (per > 1 ? pl.o : 0)) * cols_max));
+  run_slots(slots, chunks, [&](int64_t slot, int64_t chunk) {
+    const int64_t n0 = chunk * per, imgs = std::min(per, pl.n - n0), cols = imgs * pl.p;
+    T* buf = ws.cpu_slot<T>(static_cast<size_t>(slot));
+    const T* col = buf;
+    if (pl.pointwise && imgs == 1) {
+      col = x + n0 * pl.c * pl.hw;
+    } else {
+      for (int64_t i = 0; i < imgs; ++i)
+        im2col_rows(x + (n0 + i) * pl.c * pl.hw, pl.geo, 0, pl.k, buf + i * pl.p, cols);
+    }
+    // One image: straight into y. Several: into scratch, then scattered to NCHW below.
+    T* out = imgs == 1 ? y + n0 * pl.o * pl.p : buf + pl.k * cols_max;
+    for (int64_t g = 0; g < pl.groups; ++g)
+      gemm<T>(false, false, pl.og, cols, pl.kg, T(1), w + g * pl.og * pl.kg, pl.kg,
+              col + g * pl.kg * cols, cols, T(0), out + g * pl.og * cols, cols);
+    for (int64_t i = 0; i < imgs; ++i)
+      for (int64_t o = 0; o < pl.o; ++o) {
+        T* dst = y + ((n0 + i) * pl.o + o) * pl.p;
+        const T* src = out + o * cols + i * pl.p;
+        const T b = bias ? bias[o] : T(0);
+        if (dst == src) {
+          if (bias)
+            for (int64_t q = 0; q < pl.p; ++q) dst[q] += b;
+        } else {
+          for (int64_t q = 0; q < pl.p; ++q) dst[q] = src[q] + b;
+        }
+      }
+  });
+}
+
+template <typename T>
+void backward_input_impl(const Tensor& dyt, const Tensor& wt, Tensor& dxt, bool accumulate,
+                         const Conv2dParams& prm, Conv2dWorkspace& ws) {
+  const Plan pl = make_plan(dxt.shape(), wt.shape(), prm);
+  require_shape(dyt, Shape{pl.n, pl.o, pl.geo.out_h, pl.geo.out_w}, "output gradient");
+  const T* dy = dyt.data<T>();
+  const T* w = wt.data<T>();
+  T* dx = dxt.data<T>();
+  const int64_t per = images_per_chunk(pl.n, pl.p), chunks = ceil_div(pl.n, per);
+  const int64_t cols_max = per * pl.p, slots = slot_count(chunks);
+  ws.prepare_cpu(static_cast<size_t>(slots),
+                 sizeof(T) * static_cast<size_t>((pl.k + (per > 1 ? pl.o : 0)) * cols_max));
+  run_slots(slots, chunks, [&](int64_t slot, int64_t chunk) {
+    const int64_t n0 = chunk * per, imgs = std::min(per, pl.n - n0), cols = imgs * pl.p;
+    T* buf = ws.cpu_slot<T>(static_cast<size_t>(slot));
+    const T* grad = dy + n0 * pl.o * pl.p;
+    if (imgs > 1) {
+      T* gathered = buf + pl.k * cols_max;
+      gather_images(dy, pl.o, 0, pl.o, pl.p, n0, imgs, gathered, cols);
+      grad = gathered;
+    }
+    if (pl.pointwise && imgs == 1) {  // dx = W^T dy directly, no col2im
+      T* dxn = dx + n0 * pl.c * pl.hw;
+      for (int64_t g = 0; g < pl.groups; ++g)
+        gemm<T>(true, false, pl.kg, cols, pl.og, T(1), w + g * pl.og * pl.kg, pl.kg,
+                grad + g * pl.og * cols, cols, accumulate ? T(1) : T(0), dxn + g * pl.kg * cols,
+                cols);
+      return;
+    }
+    for (int64_t g = 0; g < pl.groups; ++g)
+      gemm<T>(true, false, pl.kg, cols, pl.og, T(1), w + g * pl.og * pl.kg, pl.kg,
+              grad + g * pl.og * cols, cols, T(0), buf + g * pl.kg * cols, cols);
+    for (int64_t i = 0; i < imgs; ++i) {
+      T* dxn = dx + (n0 + i) * pl.c * pl.hw;
+      if (!accumulate) std::fill(dxn, dxn + pl.c * pl.hw, T(0));
+      col2im_rows_add(buf + i * pl.p, cols, pl.geo, 0, pl.k, dxn);
+    }
+  });
+}
+
+template <typename T>
+void backward_params_impl(const Tensor& xt, const Tensor& dyt, Tensor& dwt, Tensor* dbt,
+                          const Conv2dParams& prm, Conv2dWorkspace& ws) {
+  const Plan pl = make_plan(xt.shape(), dwt.shape(), prm);
+  require_shape(dyt, Shape{pl.n, pl.o, pl.geo.out_h, pl.geo.out_w}, "output gradient");
+  const T* x = xt.data<T>();
+  const T* dy = dyt.data<T>();
+  T* dw = dwt.data<T>();
+  if (dbt) {
+    require_shape(*dbt, Shape{pl.o}, "bias gradient");
+    T* db = dbt->data<T>();
+    parallel_for(pl.o, [&](int64_t begin, int64_t end) {
+      for (int64_t o = begin; o < end; ++o) {
+        double s = 0;
+        for (int64_t n = 0; n < pl.n; ++n) {
+          const T* row = dy + (n * pl.o + o) * pl.p;
+          for (int64_t q = 0; q < pl.p; ++q) s += row[q];
+        }
+        db[o] += static_cast<T>(s);
+      }
+    });
+  }
+  // Column blocks: ~4 work items in all, so two or four cores share the GEMMs evenly.
+  const int64_t blocks = pl.groups >= 4 ? 1 : std::min(pl.kg, ceil_div(4, pl.groups));
+  const int64_t kb_max = ceil_div(pl.kg, blocks);
+  // Images per GEMM: as many as fit ~1M scratch elements (a long GEMM inner dimension).
+  constexpr int64_t kScratchElements = int64_t{1} << 20;
+  const int64_t per = std::clamp<int64_t>(kScratchElements / ((pl.og + kb_max) * pl.p), 1, pl.n);
+  const int64_t cols_max = per * pl.p, items = pl.groups * blocks, slots = slot_count(items);
+  ws.prepare_cpu(static_cast<size_t>(slots),
+                 sizeof(T) * static_cast<size_t>((pl.og + kb_max) * cols_max));
+  run_slots(slots, items, [&](int64_t slot, int64_t item) {
+    const int64_t g = item / blocks, b = item % blocks;
+    const int64_t k0 = b * pl.kg / blocks, k1 = (b + 1) * pl.kg / blocks;
+    const int64_t row0 = g * pl.kg + k0, row1 = g * pl.kg + k1;  // rows of the column matrix
+    T* col_buf = ws.cpu_slot<T>(static_cast<size_t>(slot));
+    T* dy_buf = col_buf + kb_max * cols_max;
+    for (int64_t n0 = 0; n0 < pl.n; n0 += per) {
+      const int64_t imgs = std::min(per, pl.n - n0), cols = imgs * pl.p;
+      const T* a = dy + (n0 * pl.o + g * pl.og) * pl.p;
+      if (imgs > 1) {
+        gather_images(dy, pl.o, g * pl.og, pl.og, pl.p, n0, imgs, dy_buf, cols);
+        a = dy_buf;
+      }
+      const T* bm = col_buf;
+      if (pl.pointwise && imgs == 1) {
+        bm = x + n0 * pl.c * pl.hw + row0 * pl.hw;  // row k of the column matrix = channel k
+      } else {
+        for (int64_t i = 0; i < imgs; ++i)
+          im2col_rows(x + (n0 + i) * pl.c * pl.hw, pl.geo, row0, row1, col_buf + i * pl.p, cols);
+      }
+      gemm<T>(false, true, pl.og, k1 - k0, cols, T(1), a, cols, bm, cols, T(1),
+              dw + g * pl.og * pl.kg + k0, pl.kg);
+    }
+  });
+}
+
+[[noreturn]] void unsupported(const char* op, DType t) {
+  throw Error(std::string(op) + ": unsupported dtype " + dtype_name(t) + " (expected f32 or f64)");
+}
+
+}  // namespace
+
+void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
+                    const Conv2dParams& p, Conv2dWorkspace& ws) {
+  switch (x.dtype()) {
+    case DType::F32: return forward_impl<float>(x, w, bias, y, p, ws);
+    case DType::F64: return forward_impl<double>(x, w, bias, y, p, ws);
+    default: unsupported("conv2d_forward", x.dtype());
+  }
+}
+
+void conv2d_backward_input(const Tensor& dy, const Tensor& w, Tensor& dx, bool accumulate,
+                           const Conv2dParams& p, Conv2dWorkspace& ws) {
+  switch (dy.dtype()) {
+    case DType::F32: return backward_input_impl<float>(dy, w, dx, accumulate, p, ws);
+    case DType::F64: return backward_input_impl<double>(dy, w, dx, accumulate, p, ws);
+    default: unsupported("conv2d_backward_input", dy.dtype());
+  }
+}
+
+void conv2d_backward_params(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db,
+                            const Conv2dParams& p, Conv2dWorkspace& ws) {
+  switch (x.dtype()) {
+    case DType::F32: return backward_params_impl<float>(x, dy, dw, db, p, ws);
+    case DType::F64: return backward_params_impl<double>(x, dy, dw, db, p, ws);
+    default: unsupported("conv2d_backward_params", x.dtype());
+  }
+}
+
+}  // namespace te::ops::cpu

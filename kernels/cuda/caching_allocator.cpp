@@ -1,0 +1,202 @@
+#include "kernels/cuda/caching_allocator.h"
+
+#include <cuda_runtime.h>
+
+#include <cstdio>
+
+#include "kernels/cuda/check.h"
+
+namespace te::cuda {
+namespace {
+constexpr size_t kSmallLimit = size_t(1) << 20;
+constexpr size_t kSmallGrain = 512;
+constexpr size_t kLargeGrain = size_t(2) << 20;
+
+std::string mib(size_t bytes) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  return buf;
+}
+
+// Pops a cached block of exactly `rounded` bytes, or returns nullptr.
+void* take_cached(std::map<size_t, std::vector<void*>>& free_lists, size_t rounded) {
+  auto it = free_lists.find(rounded);
+  if (it == free_lists.end() || it->second.empty()) return nullptr;
+  void* p = it->second.back();
+  it->second.pop_back();
+  return p;
+}
+}  // namespace
+
+size_t round_block_size(size_t bytes) {
+  if (bytes == 0) return kSmallGrain;
+  const size_t grain = bytes <= kSmallLimit ? kSmallGrain : kLargeGrain;
+  return (bytes + grain - 1) / grain * grain;
+}
+
+std::string out_of_memory_message(size_t requested, size_t free_bytes, size_t total_bytes,
+                                  size_t in_use_bytes, int device) {
+  std::string msg = "CUDA out of memory on cuda:" + std::to_string(device) + ": tried to allocate " +
+                    mib(requested) + "; " + mib(free_bytes) + " free of " + mib(total_bytes) +
+                    " total; this process holds " + mib(in_use_bytes) + " in tensors.";
+  // Activation memory grows about linearly with the batch, so the fraction of the batch that
+  // fits is roughly (what we could have) / (what we needed).
+  const double needed = static_cast<double>(in_use_bytes + requested);
+  const double available = static_cast<double>(in_use_bytes + free_bytes);
+  if (needed > 0 && available < needed) {
+    const int percent = static_cast<int>(90.0 * available / needed);
+    msg += " Reduce the batch size to about " + std::to_string(percent > 1 ? percent : 1) +
+           "% of the current one, or keep the batch and use gradient accumulation "
+           "(train.accumulate_steps) with smaller micro-batches.";
+  } else {
+    msg += " Reduce the batch size or use gradient accumulation with smaller micro-batches.";
+  }
+  return msg;
+}
+
+CachingDeviceAllocator::~CachingDeviceAllocator() {
+  // Destructors must not throw; errors at process exit (driver already shut down) are ignored.
+  for (auto& [size, blocks] : free_)
+    for (void* p : blocks) cudaFree(p);
+}
+
+void* CachingDeviceAllocator::driver_alloc(size_t rounded, size_t requested) {
+  void* p = nullptr;
+  cudaError_t err = cudaMalloc(&p, rounded);
+  if (err == cudaErrorMemoryAllocation) {
+    cudaGetLastError();
+    // Give the cached blocks back and try once more before giving up.
+    for (auto& [size, blocks] : free_) {
+      for (void* b : blocks) {
+        TE_CUDA_CHECK(cudaFree(b));
+        stats_.cached_bytes -= size;
+        stats_.reserved_bytes -= size;
+        ++stats_.driver_frees;
+      }
+      blocks.clear();
+    }
+    err = cudaMalloc(&p, rounded);
+  }
+  if (err == cudaErrorMemoryAllocation) {
+    cudaGetLastError();
+    size_t free_bytes = 0, total_bytes = 0;
+    cudaMemGetInfo(&free_bytes, &total_bytes);
+    throw OutOfMemoryError(
+        out_of_memory_message(requested, free_bytes, total_bytes, stats_.in_use_bytes, device_),
+        requested, free_bytes, total_bytes);
+  }
+  TE_CUDA_CHECK(err);
+  ++stats_.driver_allocs;
+  stats_.reserved_bytes += rounded;
+  if (stats_.reserved_bytes > stats_.peak_reserved_bytes)
+    stats_.peak_reserved_bytes = stats_.reserved_bytes;
+  return p;
+}
+
+void* CachingDeviceAllocator::allocate(size_t bytes) {
+  if (bytes == 0) return nullptr;
+  const size_t rounded = round_block_size(bytes);
+  std::lock_guard<std::mutex> lock(mutex_);
+  void* p = take_cached(free_, rounded);
+  if (p) {
+    ++stats_.cache_hits;
+    stats_.cached_bytes -= rounded;
+  } else {
+    p = driver_alloc(rounded, bytes);
+  }
+  live_[p] = rounded;
+  stats_.in_use_bytes += rounded;
+  if (stats_.in_use_bytes > stats_.peak_in_use_bytes) stats_.peak_in_use_bytes = stats_.in_use_bytes;
+  return p;
+}
+
+void CachingDeviceAllocator::deallocate(void* ptr, size_t) {
+  if (!ptr) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = live_.find(ptr);
+  if (it == live_.end()) return;  // not ours: never happens unless memory is corrupted
+  const size_t rounded = it->second;
+  live_.erase(it);
+  stats_.in_use_bytes -= rounded;
+  stats_.cached_bytes += rounded;
+  free_[rounded].push_back(ptr);
+}
+
+void CachingDeviceAllocator::release_cached() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  TE_CUDA_CHECK(cudaDeviceSynchronize());
+  for (auto& [size, blocks] : free_) {
+    for (void* b : blocks) {
+      TE_CUDA_CHECK(cudaFree(b));
+      stats_.cached_bytes -= size;
+      stats_.reserved_bytes -= size;
+      ++stats_.driver_frees;
+    }
+    blocks.clear();
+  }
+}
+
+AllocatorStats CachingDeviceAllocator::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
+void CachingDeviceAllocator::reset_peak() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.peak_in_use_bytes = stats_.in_use_bytes;
+  stats_.peak_reserved_bytes = stats_.reserved_bytes;
+}
+
+PinnedHostAllocator::~PinnedHostAllocator() {
+  for (auto& [size, blocks] : free_)
+    for (void* p : blocks) cudaFreeHost(p);
+}
+
+void* PinnedHostAllocator::allocate(size_t bytes) {
+  if (bytes == 0) return nullptr;
+  const size_t rounded = round_block_size(bytes);
+  std::lock_guard<std::mutex> lock(mutex_);
+  void* p = take_cached(free_, rounded);
+  if (p) {
+    ++stats_.cache_hits;
+    stats_.cached_bytes -= rounded;
+  } else {
+    const cudaError_t err = cudaHostAlloc(&p, rounded, cudaHostAllocDefault);
+    if (err == cudaErrorMemoryAllocation) {
+      cudaGetLastError();
+      throw OutOfMemoryError("out of page-locked host memory: tried to allocate " + mib(bytes) +
+                                 " with " + mib(stats_.in_use_bytes) +
+                                 " already pinned; reduce the batch size or the loader's "
+                                 "prefetch depth",
+                             bytes, 0, 0);
+    }
+    TE_CUDA_CHECK(err);
+    ++stats_.driver_allocs;
+    stats_.reserved_bytes += rounded;
+    if (stats_.reserved_bytes > stats_.peak_reserved_bytes)
+      stats_.peak_reserved_bytes = stats_.reserved_bytes;
+  }
+  live_[p] = rounded;
+  stats_.in_use_bytes += rounded;
+  if (stats_.in_use_bytes > stats_.peak_in_use_bytes) stats_.peak_in_use_bytes = stats_.in_use_bytes;
+  return p;
+}
+
+void PinnedHostAllocator::deallocate(void* ptr, size_t) {
+  if (!ptr) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = live_.find(ptr);
+  if (it == live_.end()) return;
+  const size_t rounded = it->second;
+  live_.erase(it);
+  stats_.in_use_bytes -= rounded;
+  stats_.cached_bytes += rounded;
+  free_[rounded].push_back(ptr);
+}
+
+AllocatorStats PinnedHostAllocator::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
+}  // namespace te::cuda

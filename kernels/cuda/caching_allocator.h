@@ -1,0 +1,95 @@
+#pragma once
+// Device and page-locked host allocators that cache freed blocks.
+//
+// cudaMalloc/cudaFree synchronise the device and cost tens of microseconds; a training step
+// frees and re-allocates the same sizes every step. So freed blocks go to a free list keyed by
+// their rounded size and the next request of that size takes one from it: after the first step,
+// a steady-state training step never calls cudaMalloc or cudaFree.
+//
+// Device blocks are stream-ordered on the compute stream: a block freed while a kernel on that
+// stream may still read it can be handed out at once, because every later user runs on the same
+// stream after that kernel. Code that uses device memory on another stream (the copy stream)
+// must keep its own tensors alive until an event says the work is done.
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/core/allocator.h"
+#include "engine/core/error.h"
+
+namespace te::cuda {
+
+// Thrown when the GPU cannot satisfy an allocation even after the cache has been emptied.
+class OutOfMemoryError : public DeviceError {
+ public:
+  OutOfMemoryError(const std::string& message, size_t requested, size_t free_bytes,
+                   size_t total_bytes)
+      : DeviceError(message), requested(requested), free_bytes(free_bytes), total_bytes(total_bytes) {}
+  size_t requested, free_bytes, total_bytes;
+};
+
+struct AllocatorStats {
+  size_t in_use_bytes = 0;     // handed out and not yet returned
+  size_t cached_bytes = 0;     // in free lists, ready for reuse
+  size_t peak_in_use_bytes = 0;
+  size_t reserved_bytes = 0;   // obtained from the driver (in use + cached)
+  size_t peak_reserved_bytes = 0;
+  uint64_t driver_allocs = 0;  // cudaMalloc / cudaHostAlloc calls so far
+  uint64_t driver_frees = 0;
+  uint64_t cache_hits = 0;
+};
+
+// The size a request is served with: multiples of 512 B up to 1 MiB, of 2 MiB above, so that
+// slightly different sizes share blocks without wasting more than a small fraction.
+size_t round_block_size(size_t bytes);
+
+class CachingDeviceAllocator final : public Allocator {
+ public:
+  explicit CachingDeviceAllocator(int device) : device_(device) {}
+  ~CachingDeviceAllocator() override;  // returns cached blocks (blocks in use are leaked)
+
+  void* allocate(size_t bytes) override;
+  void deallocate(void* ptr, size_t bytes) override;
+  Device device() const override { return Device::cuda(device_); }
+
+  // Returns every cached block to the driver (after synchronising the device).
+  void release_cached();
+  AllocatorStats stats() const;
+  void reset_peak();
+
+ private:
+  void* driver_alloc(size_t rounded, size_t requested);
+
+  int device_;
+  mutable std::mutex mutex_;
+  std::map<size_t, std::vector<void*>> free_;   // rounded size -> cached blocks
+  std::unordered_map<void*, size_t> live_;      // block -> rounded size
+  AllocatorStats stats_;
+};
+
+// Page-locked (pinned) host memory, so host<->device copies can be asynchronous and run at full
+// PCIe/NVLink speed. Cached the same way: cudaHostAlloc is even slower than cudaMalloc.
+class PinnedHostAllocator final : public Allocator {
+ public:
+  ~PinnedHostAllocator() override;
+  void* allocate(size_t bytes) override;
+  void deallocate(void* ptr, size_t bytes) override;
+  Device device() const override { return Device::cpu(); }
+  AllocatorStats stats() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<size_t, std::vector<void*>> free_;
+  std::unordered_map<void*, size_t> live_;
+  AllocatorStats stats_;
+};
+
+// The message for an allocation that does not fit (also used by the workspace arena).
+std::string out_of_memory_message(size_t requested, size_t free_bytes, size_t total_bytes,
+                                  size_t in_use_bytes, int device);
+
+}  // namespace te::cuda

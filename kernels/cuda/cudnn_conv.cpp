@@ -1,0 +1,433 @@
+// cuDNN 9 graph-API convolutions (see cudnn_conv.h). The steps for a new shape:
+//   tensor descriptors (x, w, y with their real pointer alignment) -> convolution descriptor ->
+//   one operation -> operation graph -> heuristics (mode A, then FALLBACK) -> the first engine
+//   configuration whose numerical notes fit our switches and whose plan finalizes -> cache.
+// The plan is then executed with a variant pack (pointers + workspace) on every call.
+//
+// Numerics filter (like PyTorch's): engines that down-convert inputs or use reduced-precision
+// reductions are skipped for fp32; tensor-core (TF32) engines only when allow_tf32(); engines
+// marked non-deterministic only when !deterministic().
+//
+// Device binding: cuDNN >= 9.8 binds heuristics and plans to a device-properties descriptor;
+// the older binding through the handle (CUDNN_ATTR_OPERATIONGRAPH_HANDLE/EXECUTION_PLAN_HANDLE)
+// is deprecated, so it is used only if the device-properties path is refused.
+#include "kernels/cuda/cudnn_conv.h"
+
+#include <cudnn.h>
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/context.h"
+#include "kernels/cuda/launchers.h"
+
+namespace te::cuda {
+namespace {
+
+// Owns one backend descriptor.
+class Desc {
+ public:
+  explicit Desc(cudnnBackendDescriptorType_t type) {
+    TE_CUDNN_CHECK(cudnnBackendCreateDescriptor(type, &d_));
+  }
+  ~Desc() {
+    if (d_) cudnnBackendDestroyDescriptor(d_);
+  }
+  Desc(const Desc&) = delete;
+  Desc& operator=(const Desc&) = delete;
+  cudnnBackendDescriptor_t get() const { return d_; }
+  cudnnBackendDescriptor_t* addr() { return &d_; }
+
+ private:
+  cudnnBackendDescriptor_t d_ = nullptr;
+};
+
+void set_attr(cudnnBackendDescriptor_t d, cudnnBackendAttributeName_t name,
+              cudnnBackendAttributeType_t type, int64_t count, const void* value) {
+  TE_CUDNN_CHECK(cudnnBackendSetAttribute(d, name, type, count, value));
+}
+
+void set_desc(cudnnBackendDescriptor_t d, cudnnBackendAttributeName_t name,
+              cudnnBackendDescriptor_t value) {
+  set_attr(d, name, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &value);
+}
+
+// The largest power of two <= 16 that divides the address: what cuDNN may assume.
+int64_t alignment_of(const void* p) {
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  int64_t align = 16;
+  while (align > 1 && (a % static_cast<uintptr_t>(align)) != 0) align /= 2;
+  return align;
+}
+
+std::unique_ptr<Desc> make_tensor(int64_t uid, const int64_t dims[4], int64_t align) {
+  auto t = std::make_unique<Desc>(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
+  const int64_t strides[4] = {dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1};
+  const cudnnDataType_t dtype = CUDNN_DATA_FLOAT;
+  set_attr(t->get(), CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &dtype);
+  set_attr(t->get(), CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims);
+  set_attr(t->get(), CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides);
+  set_attr(t->get(), CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &uid);
+  set_attr(t->get(), CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1, &align);
+  TE_CUDNN_CHECK(cudnnBackendFinalize(t->get()));
+  return t;
+}
+
+constexpr int64_t kUidX = 1, kUidW = 2, kUidY = 3;
+
+// A finalized plan plus what executing it needs.
+struct Plan {
+  std::unique_ptr<Desc> plan;
+  int64_t workspace = 0;
+  std::string engine;  // for messages
+};
+
+enum class Binding { DeviceProp, Handle };
+std::atomic<int> g_binding{-1};  // -1: not decided yet, else a Binding
+
+#if CUDNN_VERSION >= 90800
+// One device-properties descriptor for the process (made from the handle of the initialised
+// device).
+cudnnBackendDescriptor_t device_prop() {
+  static std::unique_ptr<Desc> prop;
+  static std::mutex m;
+  std::lock_guard<std::mutex> lock(m);
+  if (!prop) {
+    auto p = std::make_unique<Desc>(CUDNN_BACKEND_DEVICEPROP_DESCRIPTOR);
+    cudnnHandle_t h = context().cudnn;
+    set_attr(p->get(), CUDNN_ATTR_DEVICEPROP_HANDLE, CUDNN_TYPE_HANDLE, 1, &h);
+    TE_CUDNN_CHECK(cudnnBackendFinalize(p->get()));
+    prop = std::move(p);
+  }
+  return prop->get();
+}
+#endif
+
+// The deprecated handle attributes, for cuDNN builds that refuse the device-properties path.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+void bind_graph_to_handle(cudnnBackendDescriptor_t graph) {
+  cudnnHandle_t h = context().cudnn;
+  set_attr(graph, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &h);
+}
+cudnnStatus_t bind_plan_to_handle(cudnnBackendDescriptor_t plan) {
+  cudnnHandle_t h = context().cudnn;
+  return cudnnBackendSetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1,
+                                  &h);
+}
+#pragma GCC diagnostic pop
+
+// Numerical notes of the engine behind an engine configuration; false if they can't be read.
+bool engine_notes(cudnnBackendDescriptor_t cfg, std::vector<cudnnBackendNumericalNote_t>& notes,
+                  int64_t& global_index) {
+  Desc engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
+  int64_t n = 0;
+  cudnnBackendDescriptor_t e = engine.get();
+  if (cudnnBackendGetAttribute(cfg, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+                               &n, &e) != CUDNN_STATUS_SUCCESS || n != 1)
+    return false;
+  cudnnBackendNumericalNote_t buf[CUDNN_NUMERICAL_NOTE_TYPE_COUNT];
+  int64_t count = 0;
+  if (cudnnBackendGetAttribute(e, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
+                               CUDNN_NUMERICAL_NOTE_TYPE_COUNT, &count, buf) != CUDNN_STATUS_SUCCESS)
+    return false;
+  const int64_t most = static_cast<int64_t>(CUDNN_NUMERICAL_NOTE_TYPE_COUNT);
+  notes.assign(buf, buf + (count < most ? count : most));
+  global_index = -1;
+  cudnnBackendGetAttribute(e, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &n,
+                           &global_index);
+  return true;
+}
+
+bool notes_allowed(const std::vector<cudnnBackendNumericalNote_t>& notes, bool strict) {
+  for (auto note : notes) {
+    if (note == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS) return false;
+    if (note == CUDNN_NUMERICAL_NOTE_TENSOR_CORE && !allow_tf32()) return false;
+    if (note == CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC && deterministic()) return false;
+    if (strict && note == CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION) return false;
+  }
+  return true;
+}
+
+const char* direction_name(ConvDirection dir) {
+  switch (dir) {
+    case ConvDirection::Forward: return "forward";
+    case ConvDirection::BackwardData: return "backward-data";
+    case ConvDirection::BackwardFilter: return "backward-filter";
+  }
+  return "?";
+}
+
+std::string describe(ConvDirection dir, const ConvShape& s, float beta) {
+  char buf[320];
+  std::snprintf(buf, sizeof(buf),
+                "convolution %s: input [%lld, %lld, %lld, %lld], filter [%lld, %lld, %lld, %lld], "
+                "output [%lld, %lld, %lld, %lld], stride %lldx%lld, padding %lldx%lld, dilation "
+                "%lldx%lld, groups %lld, beta %g",
+                direction_name(dir), (long long)s.n, (long long)s.c, (long long)s.h,
+                (long long)s.w, (long long)s.k, (long long)(s.c / s.groups), (long long)s.r,
+                (long long)s.s, (long long)s.n, (long long)s.k, (long long)s.oh, (long long)s.ow,
+                (long long)s.stride_h, (long long)s.stride_w, (long long)s.pad_h, (long long)s.pad_w,
+                (long long)s.dil_h, (long long)s.dil_w, (long long)s.groups, beta);
+  return buf;
+}
+
+// Builds the operation graph for (dir, shape) and returns a finalized plan, or nullptr when
+// no engine configuration fits. Throws on errors that are not "unsupported".
+std::unique_ptr<Plan> build_plan(ConvDirection dir, const ConvShape& s, const int64_t align[3],
+                                 float beta, Binding binding, std::string& why) {
+  const int64_t xdims[4] = {s.n, s.c, s.h, s.w};
+  const int64_t wdims[4] = {s.k, s.c / s.groups, s.r, s.s};
+  const int64_t ydims[4] = {s.n, s.k, s.oh, s.ow};
+  auto tx = make_tensor(kUidX, xdims, align[0]);
+  auto tw = make_tensor(kUidW, wdims, align[1]);
+  auto ty = make_tensor(kUidY, ydims, align[2]);
+
+  Desc conv(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR);
+  const int64_t spatial = 2;
+  const cudnnDataType_t comp = CUDNN_DATA_FLOAT;
+  const cudnnConvolutionMode_t mode = CUDNN_CROSS_CORRELATION;
+  const int64_t dil[2] = {s.dil_h, s.dil_w}, str[2] = {s.stride_h, s.stride_w};
+  const int64_t pad[2] = {s.pad_h, s.pad_w};
+  set_attr(conv.get(), CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, CUDNN_TYPE_INT64, 1, &spatial);
+  set_attr(conv.get(), CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &comp);
+  set_attr(conv.get(), CUDNN_ATTR_CONVOLUTION_CONV_MODE, CUDNN_TYPE_CONVOLUTION_MODE, 1, &mode);
+  set_attr(conv.get(), CUDNN_ATTR_CONVOLUTION_DILATIONS, CUDNN_TYPE_INT64, 2, dil);
+  set_attr(conv.get(), CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, CUDNN_TYPE_INT64, 2, str);
+  set_attr(conv.get(), CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, CUDNN_TYPE_INT64, 2, pad);
+  set_attr(conv.get(), CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, CUDNN_TYPE_INT64, 2, pad);
+  TE_CUDNN_CHECK(cudnnBackendFinalize(conv.get()));
+
+  const float alpha = 1.0f;
+  std::unique_ptr<Desc> op;
+  switch (dir) {
+    case ConvDirection::Forward:
+      op = std::make_unique<Desc>(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR);
+      set_desc(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, tx->get());
+      set_desc(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, tw->get());
+      set_desc(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, ty->get());
+      set_desc(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, conv.get());
+      set_attr(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha);
+      set_attr(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, CUDNN_TYPE_FLOAT, 1, &beta);
+      break;
+    case ConvDirection::BackwardData:
+      op = std::make_unique<Desc>(CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR);
+      set_desc(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX, tx->get());
+      set_desc(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W, tw->get());
+      set_desc(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY, ty->get());
+      set_desc(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC, conv.get());
+      set_attr(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha);
+      set_attr(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA, CUDNN_TYPE_FLOAT, 1, &beta);
+      break;
+    case ConvDirection::BackwardFilter:
+      op = std::make_unique<Desc>(CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_FILTER_DESCRIPTOR);
+      set_desc(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X, tx->get());
+      set_desc(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW, tw->get());
+      set_desc(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY, ty->get());
+      set_desc(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC, conv.get());
+      set_attr(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha);
+      set_attr(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA, CUDNN_TYPE_FLOAT, 1, &beta);
+      break;
+  }
+  TE_CUDNN_CHECK(cudnnBackendFinalize(op->get()));
+
+  Desc graph(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
+  cudnnBackendDescriptor_t ops[1] = {op->get()};
+  set_attr(graph.get(), CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, ops);
+  if (binding == Binding::Handle) bind_graph_to_handle(graph.get());
+  cudnnStatus_t st = cudnnBackendFinalize(graph.get());
+  if (st != CUDNN_STATUS_SUCCESS) {
+    why = std::string("operation graph refused: ") + cudnnGetErrorString(st);
+    return nullptr;
+  }
+
+  const cudnnBackendHeurMode_t modes[2] = {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK};
+  for (bool strict : {true, false}) {
+    for (cudnnBackendHeurMode_t heur_mode : modes) {
+      Desc heur(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
+      set_desc(heur.get(), CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph.get());
+      set_attr(heur.get(), CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &heur_mode);
+#if CUDNN_VERSION >= 90800
+      if (binding == Binding::DeviceProp) set_desc(heur.get(), CUDNN_ATTR_ENGINEHEUR_DEVICEPROP, device_prop());
+#endif
+      st = cudnnBackendFinalize(heur.get());
+      if (st != CUDNN_STATUS_SUCCESS) {
+        why = std::string("heuristics refused: ") + cudnnGetErrorString(st);
+        continue;
+      }
+      int64_t count = 0;
+      st = cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
+                                    CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &count, nullptr);
+      if (st != CUDNN_STATUS_SUCCESS || count <= 0) {
+        why = "heuristics returned no engine configuration";
+        continue;
+      }
+      std::vector<std::unique_ptr<Desc>> cfgs;
+      std::vector<cudnnBackendDescriptor_t> raw;
+      for (int64_t i = 0; i < count; ++i) {
+        cfgs.push_back(std::make_unique<Desc>(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR));
+        raw.push_back(cfgs.back()->get());
+      }
+      int64_t got = 0;
+      TE_CUDNN_CHECK(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
+                                              CUDNN_TYPE_BACKEND_DESCRIPTOR, count, &got,
+                                              raw.data()));
+      int rejected_notes = 0, rejected_finalize = 0;
+      for (int64_t i = 0; i < got; ++i) {
+        std::vector<cudnnBackendNumericalNote_t> notes;
+        int64_t engine_index = -1;
+        if (!engine_notes(raw[i], notes, engine_index) || !notes_allowed(notes, strict)) {
+          ++rejected_notes;
+          continue;
+        }
+        auto plan = std::make_unique<Desc>(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
+        set_desc(plan->get(), CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, raw[i]);
+#if CUDNN_VERSION >= 90800
+        if (binding == Binding::DeviceProp)
+          set_desc(plan->get(), CUDNN_ATTR_EXECUTION_PLAN_DEVICEPROP, device_prop());
+#endif
+        if (binding == Binding::Handle && bind_plan_to_handle(plan->get()) != CUDNN_STATUS_SUCCESS) {
+          ++rejected_finalize;
+          continue;
+        }
+        if (cudnnBackendFinalize(plan->get()) != CUDNN_STATUS_SUCCESS) {
+          ++rejected_finalize;
+          continue;
+        }
+        int64_t ws = 0, ws_count = 0;
+        TE_CUDNN_CHECK(cudnnBackendGetAttribute(plan->get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
+                                                CUDNN_TYPE_INT64, 1, &ws_count, &ws));
+        if (ws > (int64_t(4) << 30)) {  // more than 4 GiB of scratch: not worth it
+          ++rejected_finalize;
+          continue;
+        }
+        auto out = std::make_unique<Plan>();
+        out->plan = std::move(plan);
+        out->workspace = ws;
+        out->engine = "engine " + std::to_string(engine_index);
+        return out;
+      }
+      why = std::to_string(got) + " engine configurations: " + std::to_string(rejected_notes) +
+            " excluded by numerics (tf32 " + (allow_tf32() ? "on" : "off") + ", deterministic " +
+            (deterministic() ? "on" : "off") + "), " + std::to_string(rejected_finalize) +
+            " failed to build";
+    }
+  }
+  return nullptr;
+}
+
+std::mutex g_cache_mutex;
+std::unordered_map<std::string, std::shared_ptr<Plan>> g_cache;
+
+std::string cache_key(ConvDirection dir, const ConvShape& s, const int64_t align[3], float beta) {
+  char buf[400];
+  std::snprintf(buf, sizeof(buf),
+                "%d|%lld,%lld,%lld,%lld|%lld,%lld,%lld|%lld,%lld|%lld|%lld,%lld,%lld,%lld,%lld,%lld|"
+                "%lld,%lld,%lld|%g|%llu",
+                static_cast<int>(dir), (long long)s.n, (long long)s.c, (long long)s.h,
+                (long long)s.w, (long long)s.k, (long long)s.r, (long long)s.s, (long long)s.oh,
+                (long long)s.ow, (long long)s.groups, (long long)s.stride_h, (long long)s.stride_w,
+                (long long)s.pad_h, (long long)s.pad_w, (long long)s.dil_h, (long long)s.dil_w,
+                (long long)align[0], (long long)align[1], (long long)align[2], beta,
+                (unsigned long long)numerics_epoch());
+  return buf;
+}
+
+// The cached plan for this call, building it on first use. nullptr when cuDNN has no engine.
+std::shared_ptr<Plan> plan_for(ConvDirection dir, const ConvShape& s, const int64_t align[3],
+                               float beta, std::string& why) {
+  const std::string key = cache_key(dir, s, align, beta);
+  std::lock_guard<std::mutex> lock(g_cache_mutex);
+  auto it = g_cache.find(key);
+  if (it != g_cache.end()) return it->second;
+  std::unique_ptr<Plan> plan;
+  const int decided = g_binding.load();
+#if CUDNN_VERSION >= 90800
+  const Binding first = decided == static_cast<int>(Binding::Handle) ? Binding::Handle : Binding::DeviceProp;
+#else
+  const Binding first = Binding::Handle;
+#endif
+  plan = build_plan(dir, s, align, beta, first, why);
+  if (!plan && decided < 0 && first == Binding::DeviceProp) {
+    std::string why_handle;
+    plan = build_plan(dir, s, align, beta, Binding::Handle, why_handle);
+    if (plan) g_binding = static_cast<int>(Binding::Handle);
+    else why += "; through the handle: " + why_handle;
+  } else if (plan && decided < 0) {
+    g_binding = static_cast<int>(first);
+  }
+  std::shared_ptr<Plan> shared(std::move(plan));
+  if (shared) g_cache.emplace(key, shared);
+  return shared;
+}
+
+void execute(const Plan& plan, const float* x, const float* w, const float* y) {
+  Context& ctx = context();
+  void* ws = plan.workspace > 0 ? workspace(static_cast<size_t>(plan.workspace)) : nullptr;
+  Desc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
+  const int64_t uids[3] = {kUidX, kUidW, kUidY};
+  void* ptrs[3] = {const_cast<float*>(x), const_cast<float*>(w), const_cast<float*>(y)};
+  set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids);
+  set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, ptrs);
+  set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &ws);
+  TE_CUDNN_CHECK(cudnnBackendFinalize(pack.get()));
+  TE_CUDNN_CHECK(cudnnBackendExecute(ctx.cudnn, plan.plan->get(), pack.get()));
+}
+
+}  // namespace
+
+void run_convolution(ConvDirection dir, const ConvShape& s, const float* x, const float* w,
+                     const float* y, float beta) {
+  if (s.n == 0 || s.k == 0 || s.c == 0) return;
+  const int64_t align[3] = {alignment_of(x), alignment_of(w), alignment_of(y)};
+  std::string why;
+  std::shared_ptr<Plan> plan = plan_for(dir, s, align, beta, why);
+  if (plan) {
+    execute(*plan, x, w, y);
+    return;
+  }
+  if (beta != 0.0f) {
+    // No engine blends into the output: compute into scratch and add (one extra pass).
+    const float* out = dir == ConvDirection::Forward ? y : dir == ConvDirection::BackwardData ? x : w;
+    const int64_t count = dir == ConvDirection::Forward        ? s.n * s.k * s.oh * s.ow
+                          : dir == ConvDirection::BackwardData ? s.n * s.c * s.h * s.w
+                                                               : s.k * (s.c / s.groups) * s.r * s.s;
+    Allocator& alloc = *context().device_allocator;
+    const size_t bytes = static_cast<size_t>(count) * sizeof(float);
+    float* tmp = static_cast<float*>(alloc.allocate(bytes));
+    try {
+      const float* xs = dir == ConvDirection::BackwardData ? tmp : x;
+      const float* ws = dir == ConvDirection::BackwardFilter ? tmp : w;
+      const float* ys = dir == ConvDirection::Forward ? tmp : y;
+      run_convolution(dir, s, xs, ws, ys, 0.0f);
+      launch::add_inplace(tmp, const_cast<float*>(out), count, context().compute);
+    } catch (...) {
+      alloc.deallocate(tmp, bytes);
+      throw;
+    }
+    alloc.deallocate(tmp, bytes);  // stream-ordered reuse: safe while the add is queued
+    return;
+  }
+  throw DeviceError("cuDNN has no engine for " + describe(dir, s, beta) + " (" + why +
+                    "). Try train.deterministic: false or allowing TF32, or report this shape");
+}
+
+size_t cached_conv_plans() {
+  std::lock_guard<std::mutex> lock(g_cache_mutex);
+  return g_cache.size();
+}
+
+std::string conv_backend_mode() {
+  const int b = g_binding.load();
+  if (b < 0) return "cuDNN graph API (no convolution planned yet)";
+  return b == static_cast<int>(Binding::DeviceProp)
+             ? "cuDNN graph API bound through a device-properties descriptor"
+             : "cuDNN graph API bound through the handle (device-properties path refused)";
+}
+
+}  // namespace te::cuda

@@ -1,0 +1,35 @@
+#pragma once
+// Convolutions through the cuDNN 9 graph (backend) API: one operation graph per direction
+// (forward, backward-data, backward-filter) and shape, an engine chosen once from cuDNN's
+// heuristics (filtered by our numerics switches), and the finished execution plan cached.
+//
+// Why the backend API: in cuDNN 9 the classic cudnnConvolutionForward/BackwardData/
+// BackwardFilter and their descriptors are deprecated; the graph API is the supported path.
+#include <cstdint>
+#include <string>
+
+namespace te::cuda {
+
+enum class ConvDirection { Forward, BackwardData, BackwardFilter };
+
+// Shapes of a 2-D convolution in NCHW; the filter is [k, c / groups, r, s].
+struct ConvShape {
+  int64_t n = 0, c = 0, h = 0, w = 0;  // input
+  int64_t k = 0, r = 0, s = 0;         // output channels, filter height and width
+  int64_t oh = 0, ow = 0;              // output
+  int64_t groups = 1;
+  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1;
+};
+
+// Runs one direction. Forward: y = alpha * conv(x, w) + beta * y. BackwardData: dx = ... dy.
+// BackwardFilter: dw = ... (x, dy). `beta` must be 0 or 1 (overwrite or accumulate).
+// Pointers: forward (x, w, y), backward data (dx, w, dy), backward filter (x, dw, dy).
+void run_convolution(ConvDirection dir, const ConvShape& shape, const float* x, const float* w,
+                     const float* y, float beta);
+
+// How many plans are cached, and a one-line description of how the graph API is driven
+// (device-properties descriptor or handle) for `trainer doctor`.
+size_t cached_conv_plans();
+std::string conv_backend_mode();
+
+}  // namespace te::cuda

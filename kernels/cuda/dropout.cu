@@ -1,0 +1,38 @@
+// Inverted dropout with the same mask as the CPU backend: element i is decided by the
+// (i % 4)-th 32-bit draw of CounterRng(key, stream, i / 4) (engine/core/philox.h, which is
+// host/device code), kept iff uniform >= p. Thread t handles the group of 4 elements
+// 4t..4t+3 (one Philox block), grid-stride over groups.
+#include "engine/core/philox.h"
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/launchers.h"
+
+namespace te::cuda::launch {
+namespace {
+__global__ void dropout_kernel(const float* in, float* out, int64_t n, float p, float scale,
+                               uint64_t key, uint64_t stream, bool accumulate) {
+  const int64_t groups = (n + 3) / 4;
+  for (int64_t g = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; g < groups;
+       g += int64_t(gridDim.x) * blockDim.x) {
+    CounterRng rng(key, stream, static_cast<uint64_t>(g));
+    const int64_t end = 4 * g + 4 < n ? 4 * g + 4 : n;
+    for (int64_t i = 4 * g; i < end; ++i) {
+      const float v = rng.uniform() >= p ? in[i] * scale : 0.0f;
+      out[i] = accumulate ? out[i] + v : v;
+    }
+  }
+}
+}  // namespace
+
+void dropout(const float* in, float* out, int64_t n, double p, uint64_t key, uint64_t stream,
+             bool accumulate, cudaStream_t s) {
+  if (n == 0) return;
+  // The CPU computes the scale in double and rounds it to the element type: do the same.
+  const float threshold = static_cast<float>(p);
+  const float scale = static_cast<float>(1.0 / (1.0 - p));
+  dropout_kernel<<<dev::grid_for((n + 3) / 4), dev::kThreads, 0, s>>>(in, out, n, threshold, scale,
+                                                                        key, stream, accumulate);
+  TE_CUDA_CHECK_LAUNCH("dropout_kernel");
+}
+
+}  // namespace te::cuda::launch

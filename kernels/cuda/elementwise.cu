@@ -1,0 +1,123 @@
+// Element-wise kernels: sums, scaling, finiteness and sum-of-squares reductions. Each thread
+// walks the flat index space with a grid-stride loop (thread t handles t, t + gridDim*blockDim,
+// ...), so any n works with a bounded grid and accesses stay coalesced.
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/launchers.h"
+
+namespace te::cuda::launch {
+namespace {
+constexpr int kMaxAddInputs = 8;
+struct AddInputs {
+  const float* p[kMaxAddInputs];
+};
+
+// y[i] = (accumulate ? y[i] : 0) + sum_j x_j[i] for up to 8 inputs per launch.
+__global__ void add_n_kernel(AddInputs in, int count, float* y, int64_t n, bool accumulate) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    float acc = accumulate ? y[i] : 0.0f;
+    for (int j = 0; j < count; ++j) acc += in.p[j][i];
+    y[i] = acc;
+  }
+}
+
+__global__ void scale_kernel(float* x, float f, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    x[i] *= f;
+}
+
+// One thread per column of each row (2-D grid-stride): dst row r, column c += src row r, col c.
+__global__ void add_2d_kernel(const float* src, int64_t src_pitch, float* dst, int64_t dst_pitch,
+                              int64_t cols, int64_t rows) {
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y)
+    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < cols;
+         c += int64_t(gridDim.x) * blockDim.x)
+      dst[r * dst_pitch + c] += src[r * src_pitch + c];
+}
+
+__global__ void nonfinite_kernel(const float* x, int64_t n, int* flag) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    if (!isfinite(x[i])) *flag = 1;  // benign race: every writer stores 1
+}
+
+// Block b sums x[i]^2 over its grid-stride share into partials[b] (fixed grid => fixed order).
+__global__ void sumsq_partials_kernel(const float* x, int64_t n, double* partials) {
+  __shared__ double shared[32];
+  double acc = 0;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    acc += double(x[i]) * double(x[i]);
+  acc = dev::block_sum(acc, shared);
+  if (threadIdx.x == 0) partials[blockIdx.x] = acc;
+}
+
+// One block sums x[0..n) into *out.
+__global__ void sum_f64_kernel(const double* x, int64_t n, double* out) {
+  __shared__ double shared[32];
+  double acc = 0;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) acc += x[i];
+  acc = dev::block_sum(acc, shared);
+  if (threadIdx.x == 0) *out = acc;
+}
+}  // namespace
+
+void add_n(const float* const* xs, int count, float* y, int64_t n, cudaStream_t s) {
+  if (n == 0) return;
+  if (count == 0) {  // an empty sum is zero
+    add_n_kernel<<<dev::grid_for(n), dev::kThreads, 0, s>>>(AddInputs{}, 0, y, n, false);
+    TE_CUDA_CHECK_LAUNCH("add_n_kernel");
+    return;
+  }
+  for (int start = 0; start < count; start += kMaxAddInputs) {
+    AddInputs in{};
+    const int chunk = count - start < kMaxAddInputs ? count - start : kMaxAddInputs;
+    for (int j = 0; j < chunk; ++j) in.p[j] = xs[start + j];
+    add_n_kernel<<<dev::grid_for(n), dev::kThreads, 0, s>>>(in, chunk, y, n, start > 0);
+    TE_CUDA_CHECK_LAUNCH("add_n_kernel");
+  }
+}
+
+void add_inplace(const float* src, float* dst, int64_t n, cudaStream_t s) {
+  if (n == 0) return;
+  AddInputs in{};
+  in.p[0] = src;
+  add_n_kernel<<<dev::grid_for(n), dev::kThreads, 0, s>>>(in, 1, dst, n, true);
+  TE_CUDA_CHECK_LAUNCH("add_n_kernel");
+}
+
+void scale(float* x, float factor, int64_t n, cudaStream_t s) {
+  if (n == 0) return;
+  scale_kernel<<<dev::grid_for(n), dev::kThreads, 0, s>>>(x, factor, n);
+  TE_CUDA_CHECK_LAUNCH("scale_kernel");
+}
+
+void add_2d(const float* src, int64_t src_pitch, float* dst, int64_t dst_pitch, int64_t cols,
+            int64_t rows, cudaStream_t s) {
+  if (cols == 0 || rows == 0) return;
+  const dim3 grid(dev::grid_for(cols) > 64 ? 64 : dev::grid_for(cols),
+                  static_cast<unsigned>(rows < 65535 ? rows : 65535));
+  add_2d_kernel<<<grid, dev::kThreads, 0, s>>>(src, src_pitch, dst, dst_pitch, cols, rows);
+  TE_CUDA_CHECK_LAUNCH("add_2d_kernel");
+}
+
+void flag_nonfinite(const float* x, int64_t n, int* flag, cudaStream_t s) {
+  if (n == 0) return;
+  nonfinite_kernel<<<dev::grid_for(n), dev::kThreads, 0, s>>>(x, n, flag);
+  TE_CUDA_CHECK_LAUNCH("nonfinite_kernel");
+}
+
+void sum_of_squares(const float* x, int64_t n, double* partials, double* out, cudaStream_t s) {
+  sumsq_partials_kernel<<<kReducePartials, dev::kThreads, 0, s>>>(x, n, partials);
+  TE_CUDA_CHECK_LAUNCH("sumsq_partials_kernel");
+  sum_f64(partials, kReducePartials, out, s);
+}
+
+void sum_f64(const double* x, int64_t n, double* out, cudaStream_t s) {
+  sum_f64_kernel<<<1, 1024, 0, s>>>(x, n, out);
+  TE_CUDA_CHECK_LAUNCH("sum_f64_kernel");
+}
+
+}  // namespace te::cuda::launch

@@ -1,0 +1,71 @@
+// Tensor-level element-wise ops (kernels/elementwise.h) and the optimizer helpers of
+// kernels/optim.h that are plain reductions or scalings.
+#include <string>
+
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/launchers.h"
+#include "kernels/cuda/ops_cuda.h"
+#include "kernels/cuda/tensor_args.h"
+
+namespace te::cuda {
+void read_back(void* host, const void* device, size_t bytes) {
+  TE_CUDA_CHECK(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, compute_stream()));
+  TE_CUDA_CHECK(cudaStreamSynchronize(compute_stream()));
+}
+}  // namespace te::cuda
+
+namespace te::ops::cuda {
+using namespace te::cuda;
+
+void add_n(const std::vector<const Tensor*>& xs, Tensor& y) {
+  const char* op = "add_n";
+  float* out = f32_ptr(y, op, "output");
+  std::vector<const float*> ptrs;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    if (!xs[i]) throw Error(std::string(op) + ": input " + std::to_string(i) + " is null");
+    const std::string what = "input " + std::to_string(i);
+    ptrs.push_back(f32_ptr(*xs[i], op, what.c_str()));
+    require_numel(*xs[i], y.numel(), op, what.c_str());
+  }
+  launch::add_n(ptrs.data(), static_cast<int>(ptrs.size()), out, y.numel(), compute_stream());
+}
+
+void copy_or_add(const Tensor& src, Tensor& dst, bool accumulate) {
+  const char* op = "copy_or_add";
+  const float* s = f32_ptr(src, op, "source");
+  float* d = f32_ptr(dst, op, "destination");
+  require_numel(src, dst.numel(), op, "source");
+  if (accumulate) {
+    launch::add_inplace(s, d, dst.numel(), compute_stream());
+  } else if (s != d && dst.numel() > 0) {
+    TE_CUDA_CHECK(cudaMemcpyAsync(d, s, dst.nbytes(), cudaMemcpyDeviceToDevice, compute_stream()));
+  }
+}
+
+double sum_of_squares(const Tensor& x) {
+  const float* p = f32_ptr(x, "sum_of_squares", "input");
+  Tensor scratch = device_scratch(Shape{launch::kReducePartials + 1}, DType::F64);
+  double* partials = static_cast<double*>(scratch.raw());
+  launch::sum_of_squares(p, x.numel(), partials, partials + launch::kReducePartials,
+                         compute_stream());
+  double result = 0;
+  read_back(&result, partials + launch::kReducePartials, sizeof(double));
+  return result;
+}
+
+void scale_inplace(Tensor& x, double factor) {
+  float* p = f32_ptr(x, "scale_inplace", "input");
+  launch::scale(p, static_cast<float>(factor), x.numel(), compute_stream());
+}
+
+bool all_finite(const Tensor& x) {
+  const float* p = f32_ptr(x, "all_finite", "input");
+  Tensor flag = device_scratch(Shape{1}, DType::I32);
+  TE_CUDA_CHECK(cudaMemsetAsync(flag.raw(), 0, sizeof(int), compute_stream()));
+  launch::flag_nonfinite(p, x.numel(), static_cast<int*>(flag.raw()), compute_stream());
+  int host = 0;
+  read_back(&host, flag.raw(), sizeof(int));
+  return host == 0;
+}
+
+}  // namespace te::ops::cuda

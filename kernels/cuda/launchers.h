@@ -1,0 +1,140 @@
+#pragma once
+// Raw-pointer launchers of our own CUDA kernels (float32 only). The .cu files implement them;
+// the Tensor-level functions in the *_ops.cpp files check shapes and devices and call them on the
+// compute stream. Keeping Tensor out of the .cu files keeps nvcc away from the C++20 host code.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace te::cuda::launch {
+
+// ---- elementwise.cu ----
+// y = sum of xs[0..count) (device pointers, passed in a host array).
+void add_n(const float* const* xs, int count, float* y, int64_t n, cudaStream_t s);
+// dst += src
+void add_inplace(const float* src, float* dst, int64_t n, cudaStream_t s);
+// x *= factor
+void scale(float* x, float factor, int64_t n, cudaStream_t s);
+// dst[r * dst_pitch + c] += src[r * src_pitch + c] for r < rows, c < cols (pitches in elements).
+void add_2d(const float* src, int64_t src_pitch, float* dst, int64_t dst_pitch, int64_t cols,
+            int64_t rows, cudaStream_t s);
+// *flag = 1 when some x[i] is NaN or infinite (flag is left alone otherwise).
+void flag_nonfinite(const float* x, int64_t n, int* flag, cudaStream_t s);
+// *out = sum of x[i]^2 in double, in a fixed order (same result every run).
+// `partials` must hold kReducePartials doubles.
+constexpr int kReducePartials = 512;
+void sum_of_squares(const float* x, int64_t n, double* partials, double* out, cudaStream_t s);
+// *out = sum of x[0..n) in double, one block, fixed order.
+void sum_f64(const double* x, int64_t n, double* out, cudaStream_t s);
+
+// ---- activation.cu ----  kind: 0 ReLU, 1 GELU (erf), 2 GELU (tanh), 3 SiLU
+void activation_forward(int kind, const float* x, float* y, int64_t n, cudaStream_t s);
+void activation_backward(int kind, const float* x, const float* y, const float* dy, float* dx,
+                         int64_t n, bool accumulate, cudaStream_t s);
+
+// ---- dropout.cu ----  out = in * keep / (1 - p) (or +=), mask from CounterRng(key, stream, i/4)
+void dropout(const float* in, float* out, int64_t n, double p, uint64_t key, uint64_t stream,
+             bool accumulate, cudaStream_t s);
+
+// ---- softmax_xent.cu ----
+// Row-wise softmax of logits [rows, k] into probs. When labels is non-null also the per-row
+// loss (row_loss, doubles) and, when grad is non-null, grad = grad_scale * (probs - target)
+// (fused forward + backward). A label outside [0, k) stores its row in *bad_row.
+void softmax_xent(const float* logits, const int32_t* labels, int64_t rows, int64_t k,
+                  float label_smoothing, float* probs, double* row_loss, float* grad,
+                  float grad_scale, int* bad_row, cudaStream_t s);
+// grad = grad_scale * (probs - target)
+void softmax_xent_backward(const float* probs, const int32_t* labels, int64_t rows, int64_t k,
+                           float label_smoothing, float grad_scale, float* grad, cudaStream_t s);
+// *count += rows whose first maximal logit is at the label.
+void count_correct(const float* logits, const int32_t* labels, int64_t rows, int64_t k,
+                   unsigned long long* count, cudaStream_t s);
+// argmax[r] = index of the first maximal logit of row r.
+void argmax_rows(const float* logits, int64_t rows, int64_t k, int32_t* argmax, cudaStream_t s);
+
+// ---- optim.cu ----
+void sgd_step(float* p, const float* g, float* buf, const uint8_t* mask, int64_t n, float lr,
+              float momentum, float weight_decay, bool nesterov, bool first_step, cudaStream_t s);
+void adamw_step(float* p, const float* g, float* m, float* v, const uint8_t* mask, int64_t n,
+                float lr, float beta1, float beta2, float eps, float weight_decay,
+                float step_size, float bias_correction2_sqrt, cudaStream_t s);
+
+// ---- channels.cu: per-channel work on [N, C, HW] tensors (batch norm, conv bias) ----
+// How many partial sums per channel `channel_sums` writes for this shape.
+int channel_splits(int64_t n, int64_t c, int64_t hw, int sm_count);
+// partials[(c * splits + j) * 2 + {0,1}] = partial sums over channel c of
+//   mode 0: {a, a^2}            (a = x)
+//   mode 1: {a, a * (b - mean[c]) * invstd[c]}   (a = dy, b = x)
+void channel_sums(int mode, const float* a, const float* b, const float* mean,
+                  const float* invstd, int64_t n, int64_t c, int64_t hw, int splits,
+                  double* partials, cudaStream_t s);
+// Batch-norm training statistics from mode-0 partials: save_mean, save_invstd, running stats
+// (PyTorch's update, unbiased variance), num_batches_tracked += 1 (may be null), and the affine
+// map y = x * scale[c] + shift[c] into `coef` ([2C]: scale then shift). weight/bias may be null.
+void bn_finalize_train(const double* partials, int splits, int64_t c, int64_t count, float eps,
+                       float momentum, const float* weight, const float* bias,
+                       float* running_mean, float* running_var, int64_t* num_batches_tracked,
+                       float* save_mean, float* save_invstd, float* coef, cudaStream_t s);
+// Eval: coef from running statistics; also mean/invstd ([C] each) for the backward sums.
+void bn_eval_coef(const float* running_mean, const float* running_var, float eps,
+                  const float* weight, const float* bias, int64_t c, float* coef, float* mean,
+                  float* invstd, cudaStream_t s);
+// y = x * coef[c] + coef[C + c]
+void channel_affine(const float* x, float* y, const float* coef, int64_t n, int64_t c,
+                    int64_t hw, cudaStream_t s);
+// From mode-1 partials: dweight += sum(dy * xhat), dbias += sum(dy) (either may be null), and
+// coef ([3C]) for dx = A * dy + B * x + D: train (through the batch statistics) or eval.
+void bn_backward_finalize(const double* partials, int splits, int64_t c, int64_t count,
+                          bool train, const float* weight, const float* mean, const float* invstd,
+                          float* dweight, float* dbias, float* coef, cudaStream_t s);
+// dx = (or +=) coef[c] * dy + coef[C + c] * x + coef[2C + c]
+void bn_backward_apply(const float* dy, const float* x, float* dx, const float* coef, int64_t n,
+                       int64_t c, int64_t hw, bool accumulate, cudaStream_t s);
+// y[n, c, :] += bias[c]
+void add_channel_bias(float* y, const float* bias, int64_t n, int64_t c, int64_t hw,
+                      cudaStream_t s);
+// out[c] += sum over splits of partials[(c * splits + j) * 2]
+void add_channel_partials(const double* partials, int splits, int64_t c, float* out,
+                          cudaStream_t s);
+
+// ---- pool.cu: pooling on [planes = N*C, H, W] ----
+struct PoolGeometry {
+  int64_t planes = 0, h = 0, w = 0, oh = 0, ow = 0;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+  bool count_include_pad = true;
+};
+// y = window maximum, argmax = ih * W + iw of the first maximum (NaN wins, like PyTorch).
+void max_pool_forward(const float* x, float* y, int32_t* argmax, const PoolGeometry& g,
+                      cudaStream_t s);
+// dx += dy routed to the saved argmax positions (dx is zeroed first unless accumulating).
+// The window is not known here (the saved argmax says it all), so this scatters: with atomics
+// (fast; the order of additions where windows overlap varies from run to run), or, when
+// `deterministic`, one thread per plane adding its outputs in order.
+void max_pool_backward(const float* dy, const int32_t* argmax, float* dx, int64_t planes,
+                       int64_t in_plane, int64_t out_plane, bool accumulate, bool deterministic,
+                       cudaStream_t s);
+void avg_pool_forward(const float* x, float* y, const PoolGeometry& g, cudaStream_t s);
+void avg_pool_backward(const float* dy, float* dx, const PoolGeometry& g, bool accumulate,
+                       cudaStream_t s);
+// y[plane] = mean of x[plane, 0..hw)
+void global_avg_pool_forward(const float* x, float* y, int64_t planes, int64_t hw,
+                             cudaStream_t s);
+// dx[plane, i] = (or +=) dy[plane] / hw
+void global_avg_pool_backward(const float* dy, float* dx, int64_t planes, int64_t hw,
+                              bool accumulate, cudaStream_t s);
+
+// ---- rows.cu: [rows, cols] helpers for Linear, and image normalisation ----
+// y[r, j] += bias[j]
+void add_row_bias(float* y, const float* bias, int64_t rows, int64_t cols, cudaStream_t s);
+// out[j] += sum over r of x[r, j] (in double, fixed order)
+void add_column_sums(const float* x, int64_t rows, int64_t cols, float* out, cudaStream_t s);
+// out[n, c, p] = in[n, p, c] * scale[c] + shift[c] for a uint8 NHWC batch; c <= kMaxImageChannels.
+constexpr int kMaxImageChannels = 16;
+struct ChannelAffine {
+  float scale[kMaxImageChannels];
+  float shift[kMaxImageChannels];
+};
+void normalize_u8_nhwc(const uint8_t* in, float* out, int64_t n, int64_t hw, int64_t c,
+                       const ChannelAffine& affine, cudaStream_t s);
+
+}  // namespace te::cuda::launch

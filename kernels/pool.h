@@ -1,0 +1,74 @@
+#pragma once
+// 2-D pooling (PyTorch's MaxPool2d / AvgPool2d semantics, NCHW) and global average pooling
+// (torchvision's avgpool + flatten: [N, C, H, W] -> [N, C]).
+#include <cstdint>
+
+#include "engine/core/tensor.h"
+#include "kernels/dispatch.h"
+
+namespace te::ops {
+
+struct Pool2dParams {
+  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;
+  int64_t dilation_h = 1, dilation_w = 1;  // max pooling only
+  bool ceil_mode = false;
+  bool count_include_pad = true;  // average pooling only
+};
+
+// PyTorch's pooling_output_shape: with ceil_mode the last window may hang over the end, but
+// must start inside the input or its left padding. <= 0 when the window does not fit.
+inline int64_t pool_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
+                                int64_t dilation, bool ceil_mode) {
+  const int64_t span = in + 2 * pad - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0);
+  if (span < 0) return 0;
+  int64_t out = span / stride + 1;
+  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
+  return out;
+}
+
+namespace cpu {
+// y = max over each window (padding never wins); argmax (i32, y's shape) receives the index
+// ih * W + iw of the first maximum in scan order, which gets the whole gradient.
+void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& argmax, const Pool2dParams& p);
+// dx = (or +=) dy routed to the saved argmax positions.
+void max_pool2d_backward(const Tensor& dy, const Tensor& argmax, Tensor& dx, bool accumulate);
+void avg_pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p);
+void avg_pool2d_backward(const Tensor& dy, Tensor& dx, bool accumulate, const Pool2dParams& p);
+// y[n, c] = mean of x[n, c, :, :].
+void global_avg_pool_forward(const Tensor& x, Tensor& y);
+void global_avg_pool_backward(const Tensor& dy, Tensor& dx, bool accumulate);
+}  // namespace cpu
+
+#ifdef TE_WITH_CUDA_KERNELS
+namespace cuda {
+void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& argmax, const Pool2dParams& p);
+void max_pool2d_backward(const Tensor& dy, const Tensor& argmax, Tensor& dx, bool accumulate);
+void avg_pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p);
+void avg_pool2d_backward(const Tensor& dy, Tensor& dx, bool accumulate, const Pool2dParams& p);
+void global_avg_pool_forward(const Tensor& x, Tensor& y);
+void global_avg_pool_backward(const Tensor& dy, Tensor& dx, bool accumulate);
+}  // namespace cuda
+#endif
+
+inline void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& argmax, const Pool2dParams& p) {
+  TE_DISPATCH(x.device(), max_pool2d_forward, x, y, argmax, p);
+}
+inline void max_pool2d_backward(const Tensor& dy, const Tensor& argmax, Tensor& dx, bool accumulate) {
+  TE_DISPATCH(dy.device(), max_pool2d_backward, dy, argmax, dx, accumulate);
+}
+inline void avg_pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p) {
+  TE_DISPATCH(x.device(), avg_pool2d_forward, x, y, p);
+}
+inline void avg_pool2d_backward(const Tensor& dy, Tensor& dx, bool accumulate, const Pool2dParams& p) {
+  TE_DISPATCH(dy.device(), avg_pool2d_backward, dy, dx, accumulate, p);
+}
+inline void global_avg_pool_forward(const Tensor& x, Tensor& y) {
+  TE_DISPATCH(x.device(), global_avg_pool_forward, x, y);
+}
+inline void global_avg_pool_backward(const Tensor& dy, Tensor& dx, bool accumulate) {
+  TE_DISPATCH(dy.device(), global_avg_pool_backward, dy, dx, accumulate);
+}
+
+}  // namespace te::ops
