@@ -29,7 +29,8 @@ inline int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int6
 }
 
 // Scratch memory a convolution layer keeps between calls, so kernels do not allocate per
-// step: on the CPU one block per parallel slot (im2col columns, gathered gradients).
+// step: on the CPU one block per parallel slot (im2col columns, gathered gradients) and one
+// shared block (partial weight gradients).
 class Conv2dWorkspace {
  public:
   // Makes `slots` blocks of at least `bytes` each. Call before the parallel region.
@@ -41,8 +42,15 @@ class Conv2dWorkspace {
   }
   template <typename T>
   T* cpu_slot(size_t slot) { return reinterpret_cast<T*>(cpu_slots_[slot].data()); }
+  // One block shared by all slots (per-chunk partial weight gradients), grown on demand.
+  template <typename T>
+  T* cpu_shared(size_t count) {
+    const size_t words = (count * sizeof(T) + sizeof(double) - 1) / sizeof(double);
+    if (cpu_shared_.size() < words) cpu_shared_.resize(words);
+    return reinterpret_cast<T*>(cpu_shared_.data());
+  }
   size_t cpu_bytes() const {
-    size_t total = 0;
+    size_t total = cpu_shared_.size() * sizeof(double);
     for (const auto& s : cpu_slots_) total += s.size() * sizeof(double);
     return total;
   }
@@ -50,7 +58,9 @@ class Conv2dWorkspace {
   std::shared_ptr<void> backend_state;
 
  private:
-  std::vector<std::vector<double>> cpu_slots_;  // double: aligned for both float and double
+  // double elements: aligned for both float and double
+  std::vector<std::vector<double>> cpu_slots_;
+  std::vector<double> cpu_shared_;
 };
 
 namespace cpu {

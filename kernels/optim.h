@@ -18,12 +18,16 @@ struct SgdHyper {
 };
 
 // torch.optim.AdamW: p *= 1 - lr*wd; m = m + (1-b1)(g-m); v = b2*v + (1-b2)g^2;
-// p -= step_size * m / (sqrt(v)/bias_correction2_sqrt + eps). The host precomputes
-// step_size = lr / (1 - b1^t) and bias_correction2_sqrt = sqrt(1 - b2^t) in double.
+// p -= step_size * m / (sqrt(v)/bias_correction2_sqrt + eps), step_size = lr / (1 - b1^t),
+// bias_correction2_sqrt = sqrt(1 - b2^t). The host computes every scalar in double and rounds
+// it to float once, as torch does with its Python-float arguments (1 - 0.999 rounded in float
+// arithmetic would be off by 1e-5 relative).
 struct AdamwHyper {
-  float lr = 0;
-  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
-  float weight_decay = 0;
+  float decay_factor = 1;     // 1 - lr * weight_decay (for elements that decay)
+  float one_minus_beta1 = 0.1f;
+  float beta2 = 0.999f;
+  float one_minus_beta2 = 0.001f;
+  float eps = 1e-8f;
   float step_size = 0;
   float bias_correction2_sqrt = 1;
 };

@@ -1,6 +1,7 @@
 // `trainer eval --checkpoint CKPT|RUN_DIR --data DIR [--json]`: loss, top-1 accuracy and
 // accuracy per class of a trained model on a data set.
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
 #include <functional>

@@ -1,6 +1,7 @@
 // `trainer predict --checkpoint CKPT|RUN_DIR [--json] IMAGE...`: the class and its probability
 // for each image.
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
 #include <functional>

@@ -1,5 +1,6 @@
 // `trainer --config FILE [--set key=value ...] [--device D] [--out DIR]` and
 // `trainer --resume DIR`: the top-level command, training.
+#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>

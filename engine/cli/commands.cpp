@@ -19,6 +19,7 @@ void register_pack(CLI::App&, std::vector<std::pair<CLI::App*, std::function<int
 void register_train(CLI::App&, std::vector<std::pair<CLI::App*, std::function<int()>>>&);
 void register_eval(CLI::App&, std::vector<std::pair<CLI::App*, std::function<int()>>>&);
 void register_predict(CLI::App&, std::vector<std::pair<CLI::App*, std::function<int()>>>&);
+void register_info(CLI::App&, std::vector<std::pair<CLI::App*, std::function<int()>>>&);
 
 void register_commands(CLI::App& app) {
   (void)app;
@@ -26,7 +27,8 @@ void register_commands(CLI::App& app) {
   register_train(app, runners());  // top-level: `trainer --config FILE` / `--resume DIR`
   register_eval(app, runners());
   register_predict(app, runners());
-  // register_info(app, runners()); ... one line per command file.
+  register_info(app, runners());
+  // ... one line per command file.
 }
 
 int run_selected(CLI::App& app) {

@@ -33,7 +33,9 @@ class Pool {
     stop();
     threads_ = std::max(1, threads);
     shutdown_ = false;
-    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { loop(i); });
+    // New workers start from the current generation: jobs of the old pool are not theirs.
+    const uint64_t start = generation_;
+    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i, start] { loop(i, start); });
   }
 
   void run(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
@@ -73,8 +75,7 @@ class Pool {
     t_inside_parallel = false;
   }
 
-  void loop(int index) {
-    uint64_t seen = 0;
+  void loop(int index, uint64_t seen) {
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mutex_);

@@ -24,14 +24,21 @@ DecodedImage decode_png(const uint8_t* data, size_t size, int64_t channels,
     throw BadImageError("declared size " + dims + " exceeds the limit of " +
                         std::to_string(limits.max_side) + " pixels a side");
   }
-  image.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+  // Colour images reduced to grey go through convert_channels (ITU-R 601 weights on the stored
+  // values, as for JPEG and PIL); libpng's own reduction works in linear light and differs.
+  const bool colour = (image.format & PNG_FORMAT_FLAG_COLOR) != 0;
+  image.format = (channels == 1 && !colour) ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
   DecodedImage img;
   img.width = image.width;
   img.height = image.height;
-  img.channels = channels;
+  img.channels = image.format == PNG_FORMAT_GRAY ? 1 : 3;
   img.pixels.assign(PNG_IMAGE_SIZE(image), 0);  // black background for alpha compositing
   if (!png_image_finish_read(&image, nullptr, img.pixels.data(), 0, nullptr))
     throw BadImageError(std::string("corrupt PNG: ") + image.message);
+  if (img.channels != channels) {
+    img.pixels = convert_channels(img.pixels.data(), img.width * img.height, img.channels, channels);
+    img.channels = channels;
+  }
   img.crop = {0, 0, static_cast<double>(img.width), static_cast<double>(img.height)};
   return img;
 }

@@ -52,6 +52,36 @@ Taps compute_taps(int64_t in_size, double start, double length, int64_t out_size
 
 }  // namespace
 
+namespace {
+
+// Horizontal pass for one source row; C is the channel count (a template so the per-pixel
+// loop is unrolled).
+template <int C>
+void horizontal_row(const uint8_t* s, const Taps& tx, int64_t out_w, float* d) {
+  for (int64_t o = 0; o < out_w; ++o) {
+    const float* w = &tx.weights[o * tx.max_taps];
+    const uint8_t* p = s + tx.first[o] * C;
+    float acc[C] = {};
+    for (int64_t k = 0, n = tx.count[o]; k < n; ++k, p += C)
+      for (int c = 0; c < C; ++c) acc[c] += w[k] * p[c];
+    for (int c = 0; c < C; ++c) d[o * C + c] = acc[c];
+  }
+}
+
+void horizontal_row_any(const uint8_t* s, const Taps& tx, int64_t out_w, int64_t channels, float* d) {
+  for (int64_t o = 0; o < out_w; ++o) {
+    const float* w = &tx.weights[o * tx.max_taps];
+    const uint8_t* p = s + tx.first[o] * channels;
+    for (int64_t c = 0; c < channels; ++c) {
+      float acc = 0;
+      for (int64_t k = 0; k < tx.count[o]; ++k) acc += w[k] * p[k * channels + c];
+      d[o * channels + c] = acc;
+    }
+  }
+}
+
+}  // namespace
+
 void resize_region(const uint8_t* src, int64_t width, int64_t height, int64_t channels,
                    const PixelRect& rect, uint8_t* dst, int64_t out_w, int64_t out_h) {
   const Taps tx = compute_taps(width, rect.x, rect.w, out_w);
@@ -68,25 +98,24 @@ void resize_region(const uint8_t* src, int64_t width, int64_t height, int64_t ch
   for (int64_t r = 0; r < rows; ++r) {
     const uint8_t* s = src + (row_lo + r) * width * channels;
     float* d = tmp.data() + r * row_len;
-    for (int64_t o = 0; o < out_w; ++o) {
-      const float* w = &tx.weights[o * tx.max_taps];
-      const uint8_t* p = s + tx.first[o] * channels;
-      for (int64_t c = 0; c < channels; ++c) {
-        float acc = 0;
-        for (int64_t k = 0; k < tx.count[o]; ++k) acc += w[k] * p[k * channels + c];
-        d[o * channels + c] = acc;
-      }
-    }
+    if (channels == 3) horizontal_row<3>(s, tx, out_w, d);
+    else if (channels == 1) horizontal_row<1>(s, tx, out_w, d);
+    else horizontal_row_any(s, tx, out_w, channels, d);
   }
+  // Vertical pass: whole rows at a time, so the inner loop is contiguous and vectorises.
+  std::vector<float> acc(static_cast<size_t>(row_len));
   for (int64_t o = 0; o < out_h; ++o) {
     const float* w = &ty.weights[o * ty.max_taps];
     const float* base = tmp.data() + (ty.first[o] - row_lo) * row_len;
-    uint8_t* d = dst + o * row_len;
-    for (int64_t i = 0; i < row_len; ++i) {
-      float acc = 0;
-      for (int64_t k = 0; k < ty.count[o]; ++k) acc += w[k] * base[k * row_len + i];
-      d[i] = static_cast<uint8_t>(std::clamp(acc + 0.5f, 0.0f, 255.0f));
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    for (int64_t k = 0; k < ty.count[o]; ++k) {
+      const float wk = w[k];
+      const float* r = base + k * row_len;
+      for (int64_t i = 0; i < row_len; ++i) acc[i] += wk * r[i];
     }
+    uint8_t* d = dst + o * row_len;
+    for (int64_t i = 0; i < row_len; ++i)
+      d[i] = static_cast<uint8_t>(std::clamp(acc[i] + 0.5f, 0.0f, 255.0f));
   }
 }
 

@@ -17,8 +17,6 @@ int Concat::resolve_axis(size_t rank) const {
 }
 
 Shape Concat::output_shape(const std::vector<Shape>& inputs) const {
-  std::string shapes;
-  for (const Shape& s : inputs) shapes += (shapes.empty() ? "" : ", ") + s.str();
   if (inputs.empty()) throw ShapeError(describe() + ": needs at least 1 input");
   const int a = resolve_axis(inputs[0].rank());
   Shape out = inputs[0];
@@ -26,9 +24,12 @@ Shape Concat::output_shape(const std::vector<Shape>& inputs) const {
     bool fits = inputs[i].rank() == out.rank();
     for (size_t d = 0; fits && d < out.rank(); ++d)
       fits = static_cast<int>(d) == a || inputs[i][d] == out[d];
-    if (!fits)
+    if (!fits) {
+      std::string shapes;
+      for (const Shape& s : inputs) shapes += (shapes.empty() ? "" : ", ") + s.str();
       throw ShapeError(describe() + ": inputs must agree on every dimension except axis " +
                        std::to_string(a) + ", got " + shapes);
+    }
     out[a] += inputs[i][a];
   }
   return out;

@@ -16,12 +16,12 @@ void AdamW::step(Tensor& params, const Tensor& grads, double lr) {
   check_step_args(params, grads, lr);
   const double t = static_cast<double>(step_count_ + 1);
   ops::AdamwHyper h;
-  h.lr = static_cast<float>(lr);
-  h.beta1 = static_cast<float>(config_.beta1);
-  h.beta2 = static_cast<float>(config_.beta2);
-  h.eps = static_cast<float>(config_.eps);
-  h.weight_decay = static_cast<float>(config_.weight_decay);
   // Scalars in double on the host, as torch computes them in Python floats.
+  h.decay_factor = static_cast<float>(1.0 - lr * config_.weight_decay);
+  h.one_minus_beta1 = static_cast<float>(1.0 - config_.beta1);
+  h.beta2 = static_cast<float>(config_.beta2);
+  h.one_minus_beta2 = static_cast<float>(1.0 - config_.beta2);
+  h.eps = static_cast<float>(config_.eps);
   h.step_size = static_cast<float>(lr / (1.0 - std::pow(config_.beta1, t)));
   h.bias_correction2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(config_.beta2, t)));
   ops::adamw_step(params, grads, exp_avg_, exp_avg_sq_, decay_mask_, h);

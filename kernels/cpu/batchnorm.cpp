@@ -197,7 +197,7 @@ void batchnorm_backward_train(const Tensor& x, const Tensor& dy, const Tensor* w
                               const Tensor& save_mean, const Tensor& save_invstd, Tensor* dx,
                               bool accumulate, Tensor* dweight, Tensor* dbias) {
   const char* op = "batchnorm_backward_train";
-  check_common(op, x, weight, weight, save_mean, save_invstd, dy);
+  check_common(op, x, weight, nullptr, save_mean, save_invstd, dy);
   const Dims d = dims_of(op, x);
   check(op, "grad_input", dx, x.numel(), x.dtype());
   check(op, "grad_weight", dweight, d.c, x.dtype());
@@ -213,7 +213,7 @@ void batchnorm_backward_eval(const Tensor& x, const Tensor& dy, const Tensor* we
                              const Tensor& running_mean, const Tensor& running_var, double eps,
                              Tensor* dx, bool accumulate, Tensor* dweight, Tensor* dbias) {
   const char* op = "batchnorm_backward_eval";
-  check_common(op, x, weight, weight, running_mean, running_var, dy);
+  check_common(op, x, weight, nullptr, running_mean, running_var, dy);
   const Dims d = dims_of(op, x);
   check(op, "grad_input", dx, x.numel(), x.dtype());
   check(op, "grad_weight", dweight, d.c, x.dtype());

@@ -9,10 +9,10 @@
 //   dcols = W^T x dy followed by col2im (input gradient). Large feature maps use one image
 //   per chunk and write straight into y / dx; small ones (late ResNet stages, 7x7) put a few
 //   images side by side so the GEMM is not too thin.
-// - weight gradient: dW[O, C/G*kh*kw] is cut into column blocks (rows of the column matrix);
-//   a block is owned by one slot, which builds just its rows of the column matrix and
-//   accumulates dW_block += dy x cols_block^T over the batch in image order. No partial
-//   buffers, no reduction.
+// - weight gradient, two schemes chosen by shape: while dW is small, each chunk computes a
+//   partial dW and the partials are summed in chunk order; when dW is large (late layers),
+//   dW[O, C/G*kh*kw] is cut into column blocks, each owned by one slot, which builds just its
+//   rows of the column matrix and accumulates over the batch in image order.
 // Parallel "slots" each own a scratch block of the layer's Conv2dWorkspace.
 #include "kernels/conv2d.h"
 
@@ -188,29 +188,72 @@ void backward_input_impl(const Tensor& dyt, const Tensor& wt, Tensor& dxt, bool 
   });
 }
 
+// Column matrix of images [n0, n0 + imgs) (rows [row0, row1)) in `buf` with row stride
+// `cols`; returns where it is (the input itself for a single pointwise image).
 template <typename T>
-void backward_params_impl(const Tensor& xt, const Tensor& dyt, Tensor& dwt, Tensor* dbt,
-                          const Conv2dParams& prm, Conv2dWorkspace& ws) {
-  const Plan pl = make_plan(xt.shape(), dwt.shape(), prm);
-  require_shape(dyt, Shape{pl.n, pl.o, pl.geo.out_h, pl.geo.out_w}, "output gradient");
-  const T* x = xt.data<T>();
-  const T* dy = dyt.data<T>();
-  T* dw = dwt.data<T>();
-  if (dbt) {
-    require_shape(*dbt, Shape{pl.o}, "bias gradient");
-    T* db = dbt->data<T>();
-    parallel_for(pl.o, [&](int64_t begin, int64_t end) {
-      for (int64_t o = begin; o < end; ++o) {
-        double s = 0;
-        for (int64_t n = 0; n < pl.n; ++n) {
-          const T* row = dy + (n * pl.o + o) * pl.p;
-          for (int64_t q = 0; q < pl.p; ++q) s += row[q];
-        }
-        db[o] += static_cast<T>(s);
+const T* columns_of(const T* x, const Plan& pl, int64_t n0, int64_t imgs, int64_t row0,
+                    int64_t row1, T* buf) {
+  if (pl.pointwise && imgs == 1) return x + n0 * pl.c * pl.hw + row0 * pl.hw;  // row k = channel k
+  const int64_t cols = imgs * pl.p;
+  for (int64_t i = 0; i < imgs; ++i)
+    im2col_rows(x + (n0 + i) * pl.c * pl.hw, pl.geo, row0, row1, buf + i * pl.p, cols);
+  return buf;
+}
+
+template <typename T>
+void bias_grad(const T* dy, const Plan& pl, T* db) {
+  parallel_for(pl.o, [&](int64_t begin, int64_t end) {
+    for (int64_t o = begin; o < end; ++o) {
+      double s = 0;
+      for (int64_t n = 0; n < pl.n; ++n) {
+        const T* row = dy + (n * pl.o + o) * pl.p;
+        for (int64_t q = 0; q < pl.p; ++q) s += row[q];
       }
-    });
-  }
-  // Column blocks: ~4 work items in all, so two or four cores share the GEMMs evenly.
+      db[o] += static_cast<T>(s);
+    }
+  });
+}
+
+// Weight gradient when dW is small next to a chunk's column matrix (early, wide layers):
+// each chunk computes its full partial dW with one GEMM per group (each operand packed once),
+// then the partials are summed in chunk order.
+template <typename T>
+void weight_grad_by_chunks(const T* x, const T* dy, const Plan& pl, T* dw, Conv2dWorkspace& ws) {
+  const int64_t per = images_per_chunk(pl.n, pl.p), chunks = ceil_div(pl.n, per);
+  const int64_t cols_max = per * pl.p, slots = slot_count(chunks), wsize = pl.o * pl.kg;
+  ws.prepare_cpu(static_cast<size_t>(slots),
+                 sizeof(T) * static_cast<size_t>((pl.k + (per > 1 ? pl.o : 0)) * cols_max));
+  T* partials = ws.cpu_shared<T>(static_cast<size_t>(chunks * wsize));
+  run_slots(slots, chunks, [&](int64_t slot, int64_t chunk) {
+    const int64_t n0 = chunk * per, imgs = std::min(per, pl.n - n0), cols = imgs * pl.p;
+    T* buf = ws.cpu_slot<T>(static_cast<size_t>(slot));
+    const T* col = columns_of(x, pl, n0, imgs, 0, pl.k, buf);
+    const T* grad = dy + n0 * pl.o * pl.p;
+    if (imgs > 1) {
+      T* gathered = buf + pl.k * cols_max;
+      gather_images(dy, pl.o, 0, pl.o, pl.p, n0, imgs, gathered, cols);
+      grad = gathered;
+    }
+    for (int64_t g = 0; g < pl.groups; ++g)
+      gemm<T>(false, true, pl.og, pl.kg, cols, T(1), grad + g * pl.og * cols, cols,
+              col + g * pl.kg * cols, cols, T(0), partials + chunk * wsize + g * pl.og * pl.kg,
+              pl.kg);
+  });
+  parallel_for(wsize, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      T s = partials[i];
+      for (int64_t c = 1; c < chunks; ++c) s += partials[c * wsize + i];
+      dw[i] += s;
+    }
+  });
+}
+
+// Weight gradient when dW is large (late layers: many channels, small maps): dW is cut into
+// column blocks, each owned by one slot, which builds just its rows of the column matrix and
+// accumulates dW_block += dy x cols_block^T over the batch in image order. No partials.
+template <typename T>
+void weight_grad_by_blocks(const T* x, const T* dy, const Plan& pl, T* dw, Conv2dWorkspace& ws) {
+  // ~4 work items in all, so two or four cores share the GEMMs evenly.
   const int64_t blocks = pl.groups >= 4 ? 1 : std::min(pl.kg, ceil_div(4, pl.groups));
   const int64_t kb_max = ceil_div(pl.kg, blocks);
   // Images per GEMM: as many as fit ~1M scratch elements (a long GEMM inner dimension).
@@ -222,7 +265,6 @@ void backward_params_impl(const Tensor& xt, const Tensor& dyt, Tensor& dwt, Tens
   run_slots(slots, items, [&](int64_t slot, int64_t item) {
     const int64_t g = item / blocks, b = item % blocks;
     const int64_t k0 = b * pl.kg / blocks, k1 = (b + 1) * pl.kg / blocks;
-    const int64_t row0 = g * pl.kg + k0, row1 = g * pl.kg + k1;  // rows of the column matrix
     T* col_buf = ws.cpu_slot<T>(static_cast<size_t>(slot));
     T* dy_buf = col_buf + kb_max * cols_max;
     for (int64_t n0 = 0; n0 < pl.n; n0 += per) {
@@ -232,17 +274,31 @@ void backward_params_impl(const Tensor& xt, const Tensor& dyt, Tensor& dwt, Tens
         gather_images(dy, pl.o, g * pl.og, pl.og, pl.p, n0, imgs, dy_buf, cols);
         a = dy_buf;
       }
-      const T* bm = col_buf;
-      if (pl.pointwise && imgs == 1) {
-        bm = x + n0 * pl.c * pl.hw + row0 * pl.hw;  // row k of the column matrix = channel k
-      } else {
-        for (int64_t i = 0; i < imgs; ++i)
-          im2col_rows(x + (n0 + i) * pl.c * pl.hw, pl.geo, row0, row1, col_buf + i * pl.p, cols);
-      }
+      const T* bm = columns_of(x, pl, n0, imgs, g * pl.kg + k0, g * pl.kg + k1, col_buf);
       gemm<T>(false, true, pl.og, k1 - k0, cols, T(1), a, cols, bm, cols, T(1),
               dw + g * pl.og * pl.kg + k0, pl.kg);
     }
   });
+}
+
+template <typename T>
+void backward_params_impl(const Tensor& xt, const Tensor& dyt, Tensor& dwt, Tensor* dbt,
+                          const Conv2dParams& prm, Conv2dWorkspace& ws) {
+  const Plan pl = make_plan(xt.shape(), dwt.shape(), prm);
+  require_shape(dyt, Shape{pl.n, pl.o, pl.geo.out_h, pl.geo.out_w}, "output gradient");
+  const T* x = xt.data<T>();
+  const T* dy = dyt.data<T>();
+  if (dbt) {
+    require_shape(*dbt, Shape{pl.o}, "bias gradient");
+    bias_grad(dy, pl, dbt->data<T>());
+  }
+  // Partials cost one extra pass over chunks x |dW|; worth it while dW is no bigger than a
+  // chunk's column matrix, which the blocked scheme would otherwise re-read per block.
+  const int64_t chunk_columns = pl.k * images_per_chunk(pl.n, pl.p) * pl.p;
+  if (pl.o * pl.kg <= chunk_columns)
+    weight_grad_by_chunks(x, dy, pl, dwt.data<T>(), ws);
+  else
+    weight_grad_by_blocks(x, dy, pl, dwt.data<T>(), ws);
 }
 
 [[noreturn]] void unsupported(const char* op, DType t) {

@@ -53,14 +53,13 @@ void adamw_step(Tensor& params, const Tensor& grads, Tensor& exp_avg, Tensor& ex
   float* m = exp_avg.data<float>();
   float* v = exp_avg_sq.data<float>();
   const uint8_t* mask = decay_mask.defined() ? decay_mask.data<uint8_t>() : nullptr;
-  const float decay = 1.0f - h.lr * h.weight_decay;
   const int64_t n = params.numel();
   parallel_for(num_blocks(n), [&](int64_t b0, int64_t b1) {
     const int64_t end = std::min(n, b1 * kBlock);
     for (int64_t i = b0 * kBlock; i < end; ++i) {
-      if (!(mask && !mask[i])) p[i] *= decay;
-      m[i] += (1.0f - h.beta1) * (g[i] - m[i]);  // torch: exp_avg.lerp_(grad, 1 - beta1)
-      v[i] = h.beta2 * v[i] + (1.0f - h.beta2) * g[i] * g[i];
+      if (!(mask && !mask[i])) p[i] *= h.decay_factor;
+      m[i] += h.one_minus_beta1 * (g[i] - m[i]);  // torch: exp_avg.lerp_(grad, 1 - beta1)
+      v[i] = h.beta2 * v[i] + h.one_minus_beta2 * g[i] * g[i];
       const float denom = std::sqrt(v[i]) / h.bias_correction2_sqrt + h.eps;
       p[i] -= h.step_size * m[i] / denom;
     }

@@ -55,9 +55,10 @@ void argmax_rows(const float* logits, int64_t rows, int64_t k, int32_t* argmax, 
 // ---- optim.cu ----
 void sgd_step(float* p, const float* g, float* buf, const uint8_t* mask, int64_t n, float lr,
               float momentum, float weight_decay, bool nesterov, bool first_step, cudaStream_t s);
+// Scalars as in te::ops::AdamwHyper (precomputed in double on the host, rounded once).
 void adamw_step(float* p, const float* g, float* m, float* v, const uint8_t* mask, int64_t n,
-                float lr, float beta1, float beta2, float eps, float weight_decay,
-                float step_size, float bias_correction2_sqrt, cudaStream_t s);
+                float decay_factor, float one_minus_beta1, float beta2, float one_minus_beta2,
+                float eps, float step_size, float bias_correction2_sqrt, cudaStream_t s);
 
 // ---- channels.cu: per-channel work on [N, C, HW] tensors (batch norm, conv bias) ----
 // How many partial sums per channel `channel_sums` writes for this shape.

@@ -26,17 +26,16 @@ __global__ void sgd_kernel(float* p, const float* g, float* buf, const uint8_t* 
 }
 
 __global__ void adamw_kernel(float* p, const float* g, float* m, float* v, const uint8_t* mask,
-                             int64_t n, float lr, float beta1, float beta2, float eps,
-                             float weight_decay, float step_size, float bc2_sqrt) {
-  const float decay = 1.0f - lr * weight_decay;
+                             int64_t n, float decay_factor, float one_minus_beta1, float beta2,
+                             float one_minus_beta2, float eps, float step_size, float bc2_sqrt) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
     float pi = p[i];
-    if (!(mask && !mask[i])) pi *= decay;
+    if (!(mask && !mask[i])) pi *= decay_factor;
     const float gi = g[i];
     float mi = m[i];
-    mi += (1.0f - beta1) * (gi - mi);
-    const float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+    mi += one_minus_beta1 * (gi - mi);  // torch: exp_avg.lerp_(grad, 1 - beta1)
+    const float vi = beta2 * v[i] + one_minus_beta2 * gi * gi;
     const float denom = sqrtf(vi) / bc2_sqrt + eps;
     pi -= step_size * mi / denom;
     m[i] = mi;
@@ -56,12 +55,12 @@ void sgd_step(float* p, const float* g, float* buf, const uint8_t* mask, int64_t
 }
 
 void adamw_step(float* p, const float* g, float* m, float* v, const uint8_t* mask, int64_t n,
-                float lr, float beta1, float beta2, float eps, float weight_decay,
-                float step_size, float bias_correction2_sqrt, cudaStream_t s) {
+                float decay_factor, float one_minus_beta1, float beta2, float one_minus_beta2,
+                float eps, float step_size, float bias_correction2_sqrt, cudaStream_t s) {
   if (n == 0) return;
-  adamw_kernel<<<dev::grid_for(n), dev::kThreads, 0, s>>>(p, g, m, v, mask, n, lr, beta1, beta2,
-                                                           eps, weight_decay, step_size,
-                                                           bias_correction2_sqrt);
+  adamw_kernel<<<dev::grid_for(n), dev::kThreads, 0, s>>>(p, g, m, v, mask, n, decay_factor,
+                                                           one_minus_beta1, beta2, one_minus_beta2,
+                                                           eps, step_size, bias_correction2_sqrt);
   TE_CUDA_CHECK_LAUNCH("adamw_kernel");
 }
 

@@ -36,8 +36,8 @@ void adamw_step(Tensor& params, const Tensor& grads, Tensor& exp_avg, Tensor& ex
       decay_mask.defined() ? typed_ptr<uint8_t>(decay_mask, DType::U8, op, "decay mask") : nullptr;
   launch::adamw_step(f32_ptr(params, op, "params"), f32_ptr(grads, op, "grads"),
                      f32_ptr(exp_avg, op, "exp_avg"), f32_ptr(exp_avg_sq, op, "exp_avg_sq"), mask,
-                     params.numel(), h.lr, h.beta1, h.beta2, h.eps, h.weight_decay, h.step_size,
-                     h.bias_correction2_sqrt, compute_stream());
+                     params.numel(), h.decay_factor, h.one_minus_beta1, h.beta2, h.one_minus_beta2,
+                     h.eps, h.step_size, h.bias_correction2_sqrt, compute_stream());
 }
 
 }  // namespace te::ops::cuda

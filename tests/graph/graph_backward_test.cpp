@@ -93,8 +93,9 @@ TEST(GraphBackward, ActivationBytesGrowLinearlyWithBatch) {
   auto g = Graph::build(yaml(kResidual), "m.yaml", {3, 2, 3}, test_options());
   const int64_t a1 = g->activation_bytes(1), a2 = g->activation_bytes(2),
                 a8 = g->activation_bytes(8);
-  // 7 outputs of 18 floats + 6 gradients of 18 floats (fc's gradient is the caller's) + fc [1, 5]
-  EXPECT_EQ(a1, (7 * 18 + 6 * 18 + 5) * 4);
+  // 7 outputs of 18 floats and their 7 gradients, plus fc's output [1, 5] (its gradient is
+  // the caller's)
+  EXPECT_EQ(a1, (7 * 18 + 7 * 18 + 5) * 4);
   EXPECT_EQ(a2, 2 * a1);
   EXPECT_EQ(a8, 8 * a1);
 }

@@ -118,11 +118,12 @@ layers:
 TEST(GraphStructure, UnknownLayerKeyIsAnErrorWithSuggestion) {
   const std::string msg = build_error<ConfigError>(R"(
 layers:
-  - {name: s1, type: t_scale}
-  - {name: fc, type: t_dense, out_featurs: 5}
+  - {name: s1, type: t_scale, bais: false}
+  - {name: fc, type: t_dense, out_features: 5}
 )");
-  EXPECT_NE(msg.find("layer 'fc'"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("did you mean 'out_features'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("m.yaml:3"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("layer 's1'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("did you mean 'bias'"), std::string::npos) << msg;
 }
 
 TEST(GraphStructure, NumClassesIsCheckedAgainstTheOutput) {

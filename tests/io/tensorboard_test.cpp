@@ -138,6 +138,7 @@ TEST(TensorBoardWriter, TensorBoardReadsTheScalarsBack) {
     // simple_value is a float: compare with the value rounded to float.
     EXPECT_EQ(got["train/loss"][i][1].get<double>(), static_cast<double>(static_cast<float>(loss[i].second)));
   }
+  ASSERT_TRUE(got.contains("lr")) << out;
   ASSERT_EQ(got["lr"].size(), 1u) << out;
   EXPECT_EQ(got["lr"][0][0].get<int64_t>(), 5);
   EXPECT_EQ(got["lr"][0][1].get<double>(), static_cast<double>(0.1f));

@@ -21,6 +21,7 @@ Tensor hand_input() { return Tensor::from_vector_f64({2, 2, 1, 2}, {1, 3, -1, 1,
 std::unique_ptr<Layer> hand_layer() {
   auto bn = make_layer("batchnorm2d");
   prepare_layer_f64(*bn, {hand_input()});
+  bn->init_params(1, 0);  // torchvision's initial state: running_var ones
   named(bn->params(), "weight").value.copy_from(Tensor::from_vector_f64({2}, {2, 1}));
   named(bn->params(), "bias").value.copy_from(Tensor::from_vector_f64({2}, {0.5, -1}));
   return bn;

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/core/parallel.h"
+#include "engine/core/philox.h"
 #include "engine/layers/dropout.h"
 #include "tests/layers_pointwise/make_layer.h"
 
@@ -41,7 +42,7 @@ TEST(Dropout, KeptValuesAreScaledAndFractionIsOneMinusP) {
 
 TEST(Dropout, MaskDependsOnlyOnSeedStepAndLayer) {
   auto drop = make_layer("dropout", "{p: 0.5}", "drop1");
-  const Tensor x = positive({3, 7, 33, 17}, 2);  // odd sizes: blocks of 4 straddle rows
+  const Tensor x = positive({3, 7, 33, 67}, 2);  // odd sizes; several tasks; blocks of 4 straddle rows
   set_num_threads(1);
   const auto a = mask_of(run_forward(*drop, {x}, at(1, 5)));
   set_num_threads(3);
@@ -52,6 +53,15 @@ TEST(Dropout, MaskDependsOnlyOnSeedStepAndLayer) {
   EXPECT_NE(a, mask_of(run_forward(*drop, {x}, at(2, 5)))) << "another seed, another mask";
   auto other = make_layer("dropout", "{p: 0.5}", "drop2");
   EXPECT_NE(a, mask_of(run_forward(*other, {x}, at(1, 5)))) << "another layer, another mask";
+  // The documented definition (kernels/dropout.h), which the CUDA kernel must reproduce:
+  // element i keeps iff draw (i % 4) of CounterRng(key, step, i / 4) is >= p.
+  const uint64_t key = static_cast<Dropout&>(*drop).mask_key(1);
+  for (size_t i = 0; i < a.size(); i += (i < 64 ? 1 : 37)) {
+    CounterRng rng(key, 5, i / 4);
+    float u = 0;
+    for (size_t k = 0; k <= i % 4; ++k) u = rng.uniform();
+    ASSERT_EQ(a[i], u >= 0.5f) << i;
+  }
   // Float tensors get the same mask as double ones.
   EXPECT_EQ(a, mask_of(run_forward(*drop, {x.to_dtype(DType::F32)}, at(1, 5))));
 }

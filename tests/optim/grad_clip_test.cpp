@@ -41,12 +41,14 @@ TEST(GradClip, NormIsAccumulatedInDoubleAndIndependentOfThreads) {
   const Tensor g = Tensor::from_vector({n}, v);
   const double small = static_cast<double>(1e-3f);
   const double want = std::sqrt(1.0 + static_cast<double>(n - 1) * small * small);
-  const int saved = num_threads();
+  struct RestoreThreads {
+    int saved = num_threads();
+    ~RestoreThreads() { set_num_threads(saved); }
+  } restore;
   set_num_threads(1);
   const double one = global_grad_norm(g);
   set_num_threads(3);
   const double three = global_grad_norm(g);
-  set_num_threads(saved);
   EXPECT_NEAR(one, want, 1e-12);
   EXPECT_EQ(one, three);  // bit-identical
 }

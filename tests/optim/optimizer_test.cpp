@@ -179,7 +179,10 @@ TEST(Optimizer, LargeBufferMatchesSmallCaseOnEveryThreadCount) {
     p0[i] = kP0[i % 3];
     for (int t = 0; t < 3; ++t) grads[t][i] = kGrads[t][i % 3];
   }
-  const int saved = num_threads();
+  struct RestoreThreads {
+    int saved = num_threads();
+    ~RestoreThreads() { set_num_threads(saved); }
+  } restore;
   for (int threads : {1, 3}) {
     set_num_threads(threads);
     auto opt = make_optimizer(sgd(0.9, 0), n, Device::cpu());
@@ -190,7 +193,6 @@ TEST(Optimizer, LargeBufferMatchesSmallCaseOnEveryThreadCount) {
     for (int64_t i = 0; i < n; i += 997) ASSERT_NEAR(got[i], want[i % 3], 1e-6) << i;
     ASSERT_NEAR(got[n - 1], want[(n - 1) % 3], 1e-6);
   }
-  set_num_threads(saved);
 }
 
 TEST(Optimizer, BadConfigAndBuffersAreClearErrors) {

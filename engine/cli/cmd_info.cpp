@@ -1,0 +1,85 @@
+// `trainer info --config FILE [--batch N]`: builds the config's model and prints the layer table
+// (name, type, output shape, parameters), the parameter count and the activation memory at a
+// batch size, without data or a GPU. Only the `model:` section is required; data.image_size
+// (default 224) and data.batch_size (default 64) are used when present.
+#include <yaml-cpp/yaml.h>
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/core/error.h"
+#include "engine/graph/graph.h"
+#include "engine/graph/model_spec.h"
+
+namespace te::cli {
+namespace {
+
+YAML::Node load_yaml(const std::string& path) {
+  try {
+    return YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    throw ConfigError(path + ": cannot open the config file");
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(path + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+  }
+}
+
+// data.<key> as a positive integer, or `fallback` when absent.
+int64_t data_int(const YAML::Node& root, const std::string& key, int64_t fallback,
+                 const std::string& path) {
+  const YAML::Node data = root["data"];
+  if (!data || !data.IsMap() || !data[key]) return fallback;
+  const YAML::Node v = data[key];
+  int64_t x = 0;
+  try {
+    x = v.as<int64_t>();
+  } catch (const YAML::Exception&) {
+    x = 0;
+  }
+  if (x <= 0)
+    throw ConfigError(yaml_location(path, v) + ": data." + key +
+                      ": expected a positive integer, got '" + YAML::Dump(v) + "'");
+  return x;
+}
+
+int run_info(const std::string& path, int64_t batch) {
+  const YAML::Node root = load_yaml(path);
+  if (!root.IsMap() || !root["model"])
+    throw ConfigError(path + ": needs a `model:` section, e.g. {preset: resnet18, num_classes: "
+                             "1000, in_channels: 3}");
+  const ModelSpec spec = parse_model_section(root["model"], path);
+  const int64_t size = data_int(root, "image_size", 224, path);
+  if (batch <= 0) batch = data_int(root, "batch_size", 64, path);
+  GraphOptions options;
+  options.initialize = false;  // the table needs shapes, not values
+  const auto graph = Graph::build(root["model"], path, {spec.in_channels, size, size}, options);
+  std::cout << "model: " << (spec.preset.empty() ? "layers from " + path : spec.preset)
+            << ", input [" << spec.in_channels << ", " << size << ", " << size << "], batch "
+            << batch << "\n\n"
+            << graph->summary(batch);
+  return 0;
+}
+
+}  // namespace
+
+void register_info(CLI::App& app, std::vector<std::pair<CLI::App*, std::function<int()>>>& runners) {
+  struct Args {
+    std::string config;
+    int64_t batch = 0;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "info", "Print a config's model: layers, output shapes, parameters, activation memory");
+  cmd->add_option("--config", args->config, "YAML config with a `model:` section")->required();
+  cmd->add_option("--batch", args->batch,
+                  "Batch size for the memory estimate (default: data.batch_size, else 64)")
+      ->check(CLI::PositiveNumber);
+  runners.emplace_back(cmd, [args]() { return run_info(args->config, args->batch); });
+}
+
+}  // namespace te::cli

@@ -1,0 +1,100 @@
+#pragma once
+// Helpers for the CPU-vs-CUDA operation harness: a fixture that skips (with the reason) when no
+// GPU is usable, random non-zero inputs, device copies, outputs surrounded by guard regions
+// that must come back untouched, and an element-wise comparison with a stated tolerance.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "engine/core/tensor.h"
+#include "kernels/cuda/context.h"
+#include "kernels/cuda/device_query.h"
+#include "tests/support/gradcheck.h"
+
+namespace te::cuda_test {
+
+// Every CUDA test derives from this: without a usable GPU it skips with the reason.
+class CudaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!te::cuda::gpu_usable(&why)) GTEST_SKIP() << "no usable GPU: " << why;
+    te::cuda::initialize(0);
+    te::cuda::set_allow_tf32(false);  // exact fp32: the CPU is the reference
+    te::cuda::set_deterministic(false);
+  }
+};
+
+inline Device gpu() { return Device::cuda(te::cuda::current_device()); }
+
+// Random f32 CPU tensor with values in [lo, hi) (never all zero).
+inline Tensor rand_cpu(const Shape& shape, uint64_t seed, double lo = -1.0, double hi = 1.0) {
+  return te::testing::random_tensor(shape, seed, lo, hi, DType::F32);
+}
+
+inline Tensor to_gpu(const Tensor& t) { return t.to(gpu()); }
+
+constexpr int64_t kGuard = 64;            // elements on each side of a guarded output
+constexpr float kGuardValue = -1234.5f;   // what the guard regions hold
+
+// A device tensor of `shape` placed inside a larger buffer whose first and last kGuard elements
+// hold kGuardValue; its contents start as a copy of `init` (same numel) when given.
+struct Guarded {
+  Tensor buffer;  // the whole allocation
+  Tensor view;    // what the op writes
+  Guarded(const Shape& shape, DType dtype, const Tensor* init = nullptr) {
+    const int64_t n = shape.numel();
+    Tensor host = Tensor::empty(Shape{n + 2 * kGuard}, dtype);
+    host.fill(kGuardValue);
+    if (init) {
+      EXPECT_EQ(init->numel(), n);
+      const Tensor src = init->to(Device::cpu());
+      std::memcpy(static_cast<char*>(host.raw()) + kGuard * dtype_size(dtype), src.raw(),
+                  src.nbytes());
+    }
+    buffer = host.to(gpu());
+    view = buffer.slice_flat(kGuard, shape);
+    Tensor probe = Tensor::empty(Shape{1}, dtype);
+    probe.fill(kGuardValue);
+    guard_value = probe.to_f64_vector()[0];  // kGuardValue as this dtype stores it
+  }
+  double guard_value = 0;
+  // Fails the test when anything outside the view changed.
+  void expect_guards_intact(const std::string& what) const {
+    const std::vector<double> all = buffer.to_f64_vector();
+    const double want = guard_value;
+    const int64_t n = view.numel();
+    for (int64_t i = 0; i < kGuard; ++i) {
+      ASSERT_EQ(all[i], want) << what << ": write before the output at guard element " << i;
+      ASSERT_EQ(all[kGuard + n + i], want) << what << ": write after the output at guard element " << i;
+    }
+  }
+};
+
+// |gpu - cpu| <= atol + rtol * |cpu| for every element (and the same shape).
+inline void expect_close(const Tensor& gpu_t, const Tensor& cpu_t, double rtol, double atol,
+                         const std::string& what) {
+  ASSERT_EQ(gpu_t.numel(), cpu_t.numel()) << what;
+  const std::vector<double> a = gpu_t.to_f64_vector(), b = cpu_t.to_f64_vector();
+  int reported = 0;
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double err = std::fabs(a[i] - b[i]);
+    const bool bad = !(err <= atol + rtol * std::fabs(b[i])) || std::isnan(a[i]) != std::isnan(b[i]);
+    if (bad && reported < 5) {
+      ADD_FAILURE() << what << ": element " << i << " gpu " << a[i] << " cpu " << b[i];
+      ++reported;
+    }
+    if (err > worst) worst = err;
+  }
+  if (reported) ADD_FAILURE() << what << ": largest absolute difference " << worst;
+}
+
+inline void expect_equal(const Tensor& gpu_t, const Tensor& cpu_t, const std::string& what) {
+  expect_close(gpu_t, cpu_t, 0.0, 0.0, what);
+}
+
+}  // namespace te::cuda_test
