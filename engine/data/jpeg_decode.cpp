@@ -12,6 +12,7 @@
 #include <cmath>
 #include <csetjmp>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "engine/data/image_decode.h"
@@ -91,6 +92,7 @@ DecodedImage decode_jpeg(const uint8_t* data, size_t size, int64_t channels,
       // Largest reduction M/8 that keeps the crop at least the output size on both axes.
       const double need = std::max(out_w / std::max(rect.w, 1e-9), out_h / std::max(rect.h, 1e-9));
       scale = std::clamp(static_cast<int>(std::ceil(8.0 * need - 1e-9)), 1, 8);
+      if (std::getenv("TE_POW2")) { int p = 1; while (p < scale) p *= 2; scale = p; }
     }
     cinfo->scale_num = scale;
     cinfo->scale_denom = 8;

@@ -110,6 +110,7 @@ void forward_impl(const Tensor& xt, const Tensor& wt, const Tensor* bt, Tensor& 
   const Plan pl = make_plan(xt.shape(), wt.shape(), prm);
   require_shape(yt, Shape{pl.n, pl.o, pl.geo.out_h, pl.geo.out_w}, "output");
   if (bt) require_shape(*bt, Shape{pl.o}, "bias");
+  if (pl.n == 0) return;
   const T* x = xt.data<T>();
   const T* w = wt.data<T>();
   const T* bias = bt ? bt->data<T>() : nullptr;
@@ -153,6 +154,7 @@ void backward_input_impl(const Tensor& dyt, const Tensor& wt, Tensor& dxt, bool 
                          const Conv2dParams& prm, Conv2dWorkspace& ws) {
   const Plan pl = make_plan(dxt.shape(), wt.shape(), prm);
   require_shape(dyt, Shape{pl.n, pl.o, pl.geo.out_h, pl.geo.out_w}, "output gradient");
+  if (pl.n == 0) return;
   const T* dy = dyt.data<T>();
   const T* w = wt.data<T>();
   T* dx = dxt.data<T>();
@@ -286,12 +288,11 @@ void backward_params_impl(const Tensor& xt, const Tensor& dyt, Tensor& dwt, Tens
                           const Conv2dParams& prm, Conv2dWorkspace& ws) {
   const Plan pl = make_plan(xt.shape(), dwt.shape(), prm);
   require_shape(dyt, Shape{pl.n, pl.o, pl.geo.out_h, pl.geo.out_w}, "output gradient");
+  if (dbt) require_shape(*dbt, Shape{pl.o}, "bias gradient");
+  if (pl.n == 0) return;  // an empty batch adds nothing
   const T* x = xt.data<T>();
   const T* dy = dyt.data<T>();
-  if (dbt) {
-    require_shape(*dbt, Shape{pl.o}, "bias gradient");
-    bias_grad(dy, pl, dbt->data<T>());
-  }
+  if (dbt) bias_grad(dy, pl, dbt->data<T>());
   // Partials cost one extra pass over chunks x |dW|; worth it while dW is no bigger than a
   // chunk's column matrix, which the blocked scheme would otherwise re-read per block.
   const int64_t chunk_columns = pl.k * images_per_chunk(pl.n, pl.p) * pl.p;
