@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "engine/core/parallel.h"
-#include "kernels/conv2d.h"
 #include "engine/core/philox.h"
+#include "kernels/conv2d.h"
 
 namespace {
 
@@ -42,7 +42,8 @@ Timing time_of(const std::function<void()>& fn, int reps) {
     const double c0 = cpu_seconds();
     const auto t0 = std::chrono::steady_clock::now();
     fn();
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (wall < best.wall) best = {wall, cpu_seconds() - c0};
   }
   return best;
@@ -74,9 +75,11 @@ int main(int argc, char** argv) {
       {"layer4 3x3 512->512 @7", 512, 7, 512, 3, 1, 1, 3, true},
       {"layer4 down 1x1/2 256->512", 256, 14, 512, 1, 2, 0, 1, true},
   };
-  std::printf("batch %lld, %d threads, best of %d\n", static_cast<long long>(n), te::num_threads(), reps);
+  std::printf("batch %lld, %d threads, best of %d\n", static_cast<long long>(n), te::num_threads(),
+              reps);
   std::printf("GF/s per wall second (and per CPU second, all threads)\n");
-  std::printf("%-28s %8s %13s %8s %13s %8s %13s %9s\n", "shape", "fwd ms", "GF/s", "dx ms", "GF/s", "dw ms", "GF/s", "scratch");
+  std::printf("%-28s %8s %13s %8s %13s %8s %13s %9s\n", "shape", "fwd ms", "GF/s", "dx ms", "GF/s",
+              "dw ms", "GF/s", "scratch");
   double step_seconds = 0, step_cpu = 0, step_flops = 0, scratch_bytes = 0;
   for (const ConvShape& s : shapes) {
     te::ops::Conv2dParams p;
@@ -92,11 +95,14 @@ int main(int argc, char** argv) {
     te::ops::Conv2dWorkspace ws;
     const double flops = 2.0 * n * s.o * s.c * s.k * s.k * out * out;
     const Timing tf = time_of([&] { te::ops::conv2d_forward(x, w, nullptr, y, p, ws); }, reps);
-    const Timing tx = time_of([&] { te::ops::conv2d_backward_input(dy, w, dx, false, p, ws); }, reps);
-    const Timing tw = time_of([&] { te::ops::conv2d_backward_params(x, dy, dw, nullptr, p, ws); }, reps);
+    const Timing tx =
+        time_of([&] { te::ops::conv2d_backward_input(dy, w, dx, false, p, ws); }, reps);
+    const Timing tw =
+        time_of([&] { te::ops::conv2d_backward_params(x, dy, dw, nullptr, p, ws); }, reps);
     std::printf("%-28s", s.name);
     for (const Timing& t : {tf, tx, tw})
-      std::printf(" %8.2f %6.1f (%4.0f)", t.wall * 1e3, flops / t.wall * 1e-9, flops / t.cpu * 1e-9);
+      std::printf(" %8.2f %6.1f (%4.0f)", t.wall * 1e3, flops / t.wall * 1e-9,
+                  flops / t.cpu * 1e-9);
     std::printf("  %6.1f MB\n", static_cast<double>(ws.cpu_bytes()) / (1 << 20));
     scratch_bytes += s.uses * static_cast<double>(ws.cpu_bytes());
     const double passes = s.input_grad ? 3 : 2;
@@ -104,10 +110,11 @@ int main(int argc, char** argv) {
     step_cpu += s.uses * (tf.cpu + tw.cpu + (s.input_grad ? tx.cpu : 0));
     step_flops += s.uses * passes * flops;
   }
-  std::printf("ResNet-18 convs, one training step: %.1f ms wall (%.1f GFLOP/s, %.1f images/s), "
-              "%.1f ms CPU (%.1f GFLOP/s per CPU second)\n",
-              step_seconds * 1e3, step_flops / step_seconds * 1e-9, n / step_seconds, step_cpu * 1e3,
-              step_flops / step_cpu * 1e-9);
+  std::printf(
+      "ResNet-18 convs, one training step: %.1f ms wall (%.1f GFLOP/s, %.1f images/s), "
+      "%.1f ms CPU (%.1f GFLOP/s per CPU second)\n",
+      step_seconds * 1e3, step_flops / step_seconds * 1e-9, n / step_seconds, step_cpu * 1e3,
+      step_flops / step_cpu * 1e-9);
   std::printf("Conv scratch kept by ResNet-18's conv layers: %.0f MB\n", scratch_bytes / (1 << 20));
   return 0;
 }

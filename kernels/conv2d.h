@@ -41,7 +41,9 @@ class Conv2dWorkspace {
       if (s.size() < words) s.resize(words);
   }
   template <typename T>
-  T* cpu_slot(size_t slot) { return reinterpret_cast<T*>(cpu_slots_[slot].data()); }
+  T* cpu_slot(size_t slot) {
+    return reinterpret_cast<T*>(cpu_slots_[slot].data());
+  }
   // One block shared by all slots (per-chunk partial weight gradients), grown on demand.
   template <typename T>
   T* cpu_shared(size_t count) {

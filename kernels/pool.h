@@ -55,13 +55,15 @@ void global_avg_pool_backward(const Tensor& dy, Tensor& dx, bool accumulate);
 inline void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& argmax, const Pool2dParams& p) {
   TE_DISPATCH(x.device(), max_pool2d_forward, x, y, argmax, p);
 }
-inline void max_pool2d_backward(const Tensor& dy, const Tensor& argmax, Tensor& dx, bool accumulate) {
+inline void max_pool2d_backward(const Tensor& dy, const Tensor& argmax, Tensor& dx,
+                                bool accumulate) {
   TE_DISPATCH(dy.device(), max_pool2d_backward, dy, argmax, dx, accumulate);
 }
 inline void avg_pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p) {
   TE_DISPATCH(x.device(), avg_pool2d_forward, x, y, p);
 }
-inline void avg_pool2d_backward(const Tensor& dy, Tensor& dx, bool accumulate, const Pool2dParams& p) {
+inline void avg_pool2d_backward(const Tensor& dy, Tensor& dx, bool accumulate,
+                                const Pool2dParams& p) {
   TE_DISPATCH(dy.device(), avg_pool2d_backward, dy, dx, accumulate, p);
 }
 inline void global_avg_pool_forward(const Tensor& x, Tensor& y) {

@@ -1,7 +1,8 @@
 // `trainer info --config FILE [--batch N]`: builds the config's model and prints the layer table
 // (name, type, output shape, parameters), the parameter count and the activation memory at a
-// batch size, without data or a GPU. Only the `model:` section is required; data.image_size
-// (default 224) and data.batch_size (default 64) are used when present.
+// batch size, without a GPU. Only the `model:` section is required; data.image_size (default
+// 224) and data.batch_size (default 64) are used when present. Like the trainer, a preset
+// without model.num_classes (or model.in_channels) takes it from the training data (data.train).
 #include <yaml-cpp/yaml.h>
 
 #include <CLI/CLI.hpp>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "engine/core/error.h"
+#include "engine/data/dataset.h"
 #include "engine/graph/graph.h"
 #include "engine/graph/model_spec.h"
 
@@ -47,20 +49,45 @@ int64_t data_int(const YAML::Node& root, const std::string& key, int64_t fallbac
   return x;
 }
 
+// Fills model.num_classes (presets need it) and model.in_channels from data.train when absent,
+// as the trainer does, so the table shows the model that training would build.
+YAML::Node complete_from_data(const YAML::Node& root, const std::string& path) {
+  YAML::Node model = YAML::Clone(root["model"]);
+  if (!model.IsMap()) return model;
+  const bool need_classes = model["preset"] && !model["num_classes"];
+  if (!need_classes && model["in_channels"]) return model;
+  const YAML::Node data = root["data"];
+  if (!data || !data.IsMap() || !data["train"]) {
+    if (need_classes)
+      throw ConfigError(yaml_location(path, root["model"]) +
+                        ": model.num_classes is needed (or data.train, to count the classes)");
+    return model;
+  }
+  const auto set = open_dataset(data["train"].as<std::string>());
+  if (need_classes) model["num_classes"] = static_cast<int64_t>(set->class_names().size());
+  if (!model["in_channels"] && set->size() > 0) {
+    SampleData sample;
+    set->read(0, sample);
+    if (sample.kind == SampleData::Kind::Pixels) model["in_channels"] = sample.channels;
+  }
+  return model;
+}
+
 int run_info(const std::string& path, int64_t batch) {
   const YAML::Node root = load_yaml(path);
   if (!root.IsMap() || !root["model"])
     throw ConfigError(path + ": needs a `model:` section, e.g. {preset: resnet18, num_classes: "
                              "1000, in_channels: 3}");
-  const ModelSpec spec = parse_model_section(root["model"], path);
+  const YAML::Node model = complete_from_data(root, path);
+  const ModelSpec spec = parse_model_section(model, path);
   const int64_t size = data_int(root, "image_size", 224, path);
   if (batch <= 0) batch = data_int(root, "batch_size", 64, path);
   GraphOptions options;
   options.initialize = false;  // the table needs shapes, not values
-  const auto graph = Graph::build(root["model"], path, {spec.in_channels, size, size}, options);
+  const auto graph = Graph::build(model, path, {spec.in_channels, size, size}, options);
   std::cout << "model: " << (spec.preset.empty() ? "layers from " + path : spec.preset)
-            << ", input [" << spec.in_channels << ", " << size << ", " << size << "], batch "
-            << batch << "\n\n"
+            << ", input " << Shape{spec.in_channels, size, size}.str() << ", output "
+            << graph->output_shape(batch).str() << " at batch " << batch << "\n\n"
             << graph->summary(batch);
   return 0;
 }

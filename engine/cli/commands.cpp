@@ -20,6 +20,7 @@ void register_train(CLI::App&, std::vector<std::pair<CLI::App*, std::function<in
 void register_eval(CLI::App&, std::vector<std::pair<CLI::App*, std::function<int()>>>&);
 void register_predict(CLI::App&, std::vector<std::pair<CLI::App*, std::function<int()>>>&);
 void register_info(CLI::App&, std::vector<std::pair<CLI::App*, std::function<int()>>>&);
+void register_doctor(CLI::App&, std::vector<std::pair<CLI::App*, std::function<int()>>>&);
 
 void register_commands(CLI::App& app) {
   (void)app;
@@ -28,6 +29,7 @@ void register_commands(CLI::App& app) {
   register_eval(app, runners());
   register_predict(app, runners());
   register_info(app, runners());
+  register_doctor(app, runners());
   // ... one line per command file.
 }
 

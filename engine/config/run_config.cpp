@@ -222,7 +222,9 @@ YAML::Node resolve(const YAML::Node& given, const std::string& where) {
   for (const auto& k : run_config_schema()) {
     const YAML::Node v = lookup(given, k.path);
     if (v.IsDefined() && !v.IsNull()) {
-      assign(out, k.path, YAML::Clone(v));
+      // The model keeps its original nodes: their line numbers go into the graph's messages
+      // (YAML::Clone would drop them).
+      assign(out, k.path, k.kind == ConfigKind::Model ? v : YAML::Clone(v));
     } else if (k.required) {
       throw ConfigError(where + ": missing required key '" + k.path + "' (" + k.help + ")");
     } else if (!k.default_yaml.empty()) {
@@ -238,7 +240,7 @@ RunConfig extract(const YAML::Node& r, const std::string& where) {
   RunConfig c;
   c.source = where;
   c.resolved = r;
-  c.model = YAML::Clone(lookup(r, "model"));
+  c.model = lookup(r, "model");
   if (!c.model["preset"] && !c.model["layers"])
     throw ConfigError(where + ": key 'model': give either 'preset: NAME' or 'layers: [...]'");
 

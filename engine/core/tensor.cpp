@@ -5,6 +5,7 @@
 namespace te {
 namespace {
 DeviceCopyFn g_device_copy = nullptr;
+DeviceZeroFn g_device_zero = nullptr;
 
 void require_same_numel(const Shape& a, const Shape& b, const char* what) {
   if (a.numel() != b.numel())
@@ -156,6 +157,8 @@ void Tensor::zero() {
   if (nbytes() == 0) return;
   if (device_.is_cpu()) {
     std::memset(raw(), 0, nbytes());
+  } else if (g_device_zero) {
+    g_device_zero(raw(), device_, nbytes());
   } else {
     std::vector<char> zeros(nbytes(), 0);
     copy_bytes(raw(), device_, zeros.data(), Device::cpu(), nbytes());
@@ -201,6 +204,7 @@ std::vector<float> Tensor::to_vector() const {
 }
 
 void set_device_copy(DeviceCopyFn fn) { g_device_copy = fn; }
+void set_device_zero(DeviceZeroFn fn) { g_device_zero = fn; }
 
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {
   if (bytes == 0) return;

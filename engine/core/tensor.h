@@ -101,6 +101,9 @@ class Tensor {
 using DeviceCopyFn = void (*)(void* dst, Device dst_device, const void* src, Device src_device,
                               size_t bytes);
 void set_device_copy(DeviceCopyFn fn);
+// Zeroes device memory in place (a memset on the device; without it zero() uploads zeros).
+using DeviceZeroFn = void (*)(void* dst, Device device, size_t bytes);
+void set_device_zero(DeviceZeroFn fn);
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes);
 
 }  // namespace te

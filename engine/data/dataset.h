@@ -6,7 +6,8 @@
 //   - a shard directory: contains `shards.json` (written by `trainer pack`);
 //   - an IDX directory: contains `<split>-images-idx3-ubyte` and `<split>-labels-idx1-ubyte`,
 //     each optionally `.gz` (MNIST / Fashion-MNIST layout; split "train", or "test"/"t10k"
-//     for the t10k files), e.g. /usr/share/datasets/fashion-mnist;
+//     for the t10k files), e.g. /usr/share/datasets/fashion-mnist; or the images file itself
+//     (`.../t10k-images-idx3-ubyte.gz`: split from its name);
 //   - a folder of class folders: `root/<class>/**/<file>`; classes sorted by name give the
 //     labels; every file not starting with '.' is a sample whose type is decided later by its
 //     magic bytes;

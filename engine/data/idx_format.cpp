@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <filesystem>
+#include <cstddef>
 
 #include "engine/core/error.h"
 

@@ -12,7 +12,6 @@
 #include <cmath>
 #include <csetjmp>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 
 #include "engine/data/image_decode.h"
@@ -92,7 +91,8 @@ DecodedImage decode_jpeg(const uint8_t* data, size_t size, int64_t channels,
       // Largest reduction M/8 that keeps the crop at least the output size on both axes.
       const double need = std::max(out_w / std::max(rect.w, 1e-9), out_h / std::max(rect.h, 1e-9));
       scale = std::clamp(static_cast<int>(std::ceil(8.0 * need - 1e-9)), 1, 8);
-      if (std::getenv("TE_POW2")) { int p = 1; while (p < scale) p *= 2; scale = p; }
+      // Any M/8 (not only 1/2, 1/4, 1/8): measured on catdog, the odd-size IDCTs cost no more
+      // than decoding a power-of-two scale and resampling the larger result.
     }
     cinfo->scale_num = scale;
     cinfo->scale_denom = 8;

@@ -1,6 +1,5 @@
 // Shapes and memory at a given batch size, and the layer table `trainer info` prints.
 #include <algorithm>
-#include <cstdio>
 
 #include "engine/graph/graph.h"
 
@@ -17,10 +16,10 @@ std::string with_commas(int64_t n) {
   return (n < 0 ? "-" : "") + out;
 }
 
+// 4265148416 -> "4,067.6 MiB"
 std::string mib(int64_t bytes) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
-  return buf;
+  const int64_t tenths = (bytes * 10 + (1 << 19)) >> 20;
+  return with_commas(tenths / 10) + "." + std::to_string(tenths % 10) + " MiB";
 }
 
 std::string pad(const std::string& s, size_t width, bool right = false) {

@@ -9,8 +9,7 @@ namespace {
 using Pair = std::pair<int64_t, int64_t>;
 
 // A positive (or, with min 0, non-negative) int or [h, w]; required when there is no fallback.
-Pair read_pair(LayerArgs& args, const std::string& key, std::optional<Pair> fallback,
-               int64_t min) {
+Pair read_pair(LayerArgs& args, const std::string& key, std::optional<Pair> fallback, int64_t min) {
   const auto v = fallback ? args.get_pair(key, *fallback) : args.get_pair(key);
   if (v.first < min || v.second < min)
     throw ConfigError(args.location(key) + ": must be >= " + std::to_string(min) + ", got [" +
@@ -48,15 +47,17 @@ Shape Conv2d::output_shape(const std::vector<Shape>& inputs) const {
   if (in_channels_ && x[1] != in_channels_)
     throw ShapeError(describe() + ": built for " + std::to_string(in_channels_) +
                      " input channels, got input " + x.str());
-  const int64_t oh = ops::conv_output_size(x[2], conv_.kernel_h, conv_.stride_h, conv_.pad_h, conv_.dilation_h);
-  const int64_t ow = ops::conv_output_size(x[3], conv_.kernel_w, conv_.stride_w, conv_.pad_w, conv_.dilation_w);
+  const int64_t oh =
+      ops::conv_output_size(x[2], conv_.kernel_h, conv_.stride_h, conv_.pad_h, conv_.dilation_h);
+  const int64_t ow =
+      ops::conv_output_size(x[3], conv_.kernel_w, conv_.stride_w, conv_.pad_w, conv_.dilation_w);
   if (oh <= 0 || ow <= 0)
     throw ShapeError(describe() + ": input " + x.str() + " is too small for kernel " +
                      std::to_string(conv_.kernel_h) + "x" + std::to_string(conv_.kernel_w) +
-                     " with padding " + std::to_string(conv_.pad_h) + "x" + std::to_string(conv_.pad_w) +
-                     " and dilation " + std::to_string(conv_.dilation_h) + "x" +
-                     std::to_string(conv_.dilation_w) + " (output would be " + std::to_string(oh) +
-                     "x" + std::to_string(ow) + ")");
+                     " with padding " + std::to_string(conv_.pad_h) + "x" +
+                     std::to_string(conv_.pad_w) + " and dilation " +
+                     std::to_string(conv_.dilation_h) + "x" + std::to_string(conv_.dilation_w) +
+                     " (output would be " + std::to_string(oh) + "x" + std::to_string(ow) + ")");
   return Shape{x[0], out_channels_, oh, ow};
 }
 
@@ -66,9 +67,11 @@ void Conv2d::build(const std::vector<Shape>& inputs) {
   in_channels_ = inputs[0][1];
   const int64_t taps = conv_.kernel_h * conv_.kernel_w;
   const int64_t fan_in = in_channels_ / conv_.groups * taps;
-  declare_param("weight", Shape{out_channels_, in_channels_ / conv_.groups, conv_.kernel_h, conv_.kernel_w},
+  declare_param("weight",
+                Shape{out_channels_, in_channels_ / conv_.groups, conv_.kernel_h, conv_.kernel_w},
                 Init::KaimingNormalFanOut, fan_in, out_channels_ * taps);
-  if (bias_) declare_param("bias", Shape{out_channels_}, Init::UniformFanIn, fan_in, out_channels_ * taps);
+  if (bias_)
+    declare_param("bias", Shape{out_channels_}, Init::UniformFanIn, fan_in, out_channels_ * taps);
 }
 
 Param& Conv2d::weight() {

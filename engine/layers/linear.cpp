@@ -14,10 +14,11 @@ Linear::Linear(LayerArgs& args) {
 
 Shape Linear::output_shape(const std::vector<Shape>& inputs) const {
   if (inputs.size() != 1 || inputs[0].rank() != 2)
-    throw ShapeError(describe() + ": takes one [N, features] input, got " +
-                     (inputs.empty() ? std::string("none") : inputs[0].str()) +
-                     (inputs.size() > 1 ? " and more" : "") +
-                     (inputs.size() == 1 && inputs[0].rank() > 2 ? " (add a flatten layer before it)" : ""));
+    throw ShapeError(
+        describe() + ": takes one [N, features] input, got " +
+        (inputs.empty() ? std::string("none") : inputs[0].str()) +
+        (inputs.size() > 1 ? " and more" : "") +
+        (inputs.size() == 1 && inputs[0].rank() > 2 ? " (add a flatten layer before it)" : ""));
   if (in_features_ && inputs[0][1] != in_features_)
     throw ShapeError(describe() + ": built for " + std::to_string(in_features_) +
                      " input features, got input " + inputs[0].str());
@@ -30,8 +31,10 @@ void Linear::build(const std::vector<Shape>& inputs) {
   output_shape(inputs);
   if (!params_.empty()) return;  // built before; output_shape checked the features
   in_features_ = inputs[0][1];
-  declare_param("weight", Shape{out_features_, in_features_}, Init::UniformFanIn, in_features_, out_features_);
-  if (bias_) declare_param("bias", Shape{out_features_}, Init::UniformFanIn, in_features_, out_features_);
+  declare_param("weight", Shape{out_features_, in_features_}, Init::UniformFanIn, in_features_,
+                out_features_);
+  if (bias_)
+    declare_param("bias", Shape{out_features_}, Init::UniformFanIn, in_features_, out_features_);
 }
 
 Param& Linear::weight() {

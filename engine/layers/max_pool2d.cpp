@@ -13,7 +13,8 @@ ops::Pool2dParams read_pool2d_args(LayerArgs& args, bool with_dilation) {
   };
   ops::Pool2dParams p;
   std::tie(p.kernel_h, p.kernel_w) = read("kernel", args.get_pair("kernel"), 1);
-  std::tie(p.stride_h, p.stride_w) = read("stride", args.get_pair("stride", {p.kernel_h, p.kernel_w}), 1);
+  std::tie(p.stride_h, p.stride_w) =
+      read("stride", args.get_pair("stride", {p.kernel_h, p.kernel_w}), 1);
   std::tie(p.pad_h, p.pad_w) = read("padding", args.get_pair("padding", {0, 0}), 0);
   if (with_dilation)
     std::tie(p.dilation_h, p.dilation_w) = read("dilation", args.get_pair("dilation", {1, 1}), 1);
@@ -33,8 +34,10 @@ Shape pool2d_output_shape(const std::string& who, const std::vector<Shape>& inpu
                      (inputs.empty() ? std::string("none") : inputs[0].str()) +
                      (inputs.size() > 1 ? " and more" : ""));
   const Shape& x = inputs[0];
-  const int64_t oh = ops::pool_output_size(x[2], p.kernel_h, p.stride_h, p.pad_h, p.dilation_h, p.ceil_mode);
-  const int64_t ow = ops::pool_output_size(x[3], p.kernel_w, p.stride_w, p.pad_w, p.dilation_w, p.ceil_mode);
+  const int64_t oh =
+      ops::pool_output_size(x[2], p.kernel_h, p.stride_h, p.pad_h, p.dilation_h, p.ceil_mode);
+  const int64_t ow =
+      ops::pool_output_size(x[3], p.kernel_w, p.stride_w, p.pad_w, p.dilation_w, p.ceil_mode);
   if (oh <= 0 || ow <= 0)
     throw ShapeError(who + ": input " + x.str() + " is too small for kernel " +
                      std::to_string(p.kernel_h) + "x" + std::to_string(p.kernel_w) +
@@ -64,8 +67,7 @@ void MaxPool2d::forward(const std::vector<const Tensor*>& inputs, Tensor& output
 void MaxPool2d::backward(const BackwardArgs& args) {
   Tensor* dx = args.grad_inputs.at(0);
   if (!dx) return;
-  if (!argmax_.defined())
-    throw Error(describe() + ": backward called before forward");
+  if (!argmax_.defined()) throw Error(describe() + ": backward called before forward");
   ops::max_pool2d_backward(*args.grad_output, argmax_, *dx,
                            args.modes.at(0) == GradMode::Accumulate);
 }

@@ -61,7 +61,9 @@ void Trainer::Impl::open_data() {
 
 void Trainer::Impl::build_model() {
   const std::string& where = config.source;
-  YAML::Node model = YAML::Clone(config.model);
+  // Filled in place (not cloned) so the graph's messages keep the config's line numbers; the
+  // resolved config shares this node and so records the filled values.
+  YAML::Node model = config.model;
   const int64_t classes = static_cast<int64_t>(train_set->class_names().size());
   if (!model["num_classes"]) {
     model["num_classes"] = classes;
@@ -81,7 +83,6 @@ void Trainer::Impl::build_model() {
     throw ConfigError(where + ": key 'data.mean' has " + std::to_string(info.mean.size()) +
                       " values for " + std::to_string(channels) + " input channels");
   info.resize_ratio = config.data.resize_ratio;
-  config.resolved["model"] = YAML::Clone(model);
 
   GraphOptions go;
   go.init_seed = config.train.seed;

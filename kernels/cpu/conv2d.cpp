@@ -2,7 +2,8 @@
 //
 // Plan (all splits depend only on the shapes, never on the thread count, and every output
 // element is produced by one fixed sequence of GEMM calls, so results are bit-identical for
-// any number of threads):
+// any number of threads). Stride-1 convolutions on large maps take the per-tap scheme of
+// conv2d_taps.h instead (no im2col); everything else:
 // - forward / input gradient: the batch is cut into chunks of images. Each chunk builds its
 //   column matrix cols[C*kh*kw, imgs*OH*OW] (im2col; skipped for 1x1/stride 1/no padding, where
 //   an image is its own column matrix) and runs, per group, y = W x cols (forward) or
@@ -20,89 +21,15 @@
 
 #include "engine/core/error.h"
 #include "engine/core/parallel.h"
+#include "kernels/cpu/conv2d_plan.h"
+#include "kernels/cpu/conv2d_taps.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/gemm.h"
 
 namespace te::ops::cpu {
 namespace {
 
-struct Plan {
-  int64_t n, c, o;   // batch, input channels, output channels
-  int64_t hw;        // input pixels per channel
-  int64_t p;         // output positions per image (OH * OW)
-  int64_t groups, og, kg;  // per group: output channels, GEMM depth (C/G * kh * kw)
-  int64_t k;         // rows of the column matrix (C * kh * kw)
-  bool pointwise;    // 1x1, stride 1, no padding: the image is its own column matrix
-  ConvGeometry geo;
-};
-
-Plan make_plan(const Shape& x, const Shape& w, const Conv2dParams& prm) {
-  if (x.rank() != 4 || w.rank() != 4)
-    throw ShapeError("conv2d: expected input [N, C, H, W] and weight [O, C/groups, kh, kw], got " +
-                     x.str() + " and " + w.str());
-  Plan pl{};
-  pl.n = x[0];
-  pl.c = x[1];
-  pl.o = w[0];
-  pl.groups = prm.groups;
-  if (pl.groups <= 0 || pl.c != w[1] * pl.groups || pl.o % pl.groups != 0 ||
-      w[2] != prm.kernel_h || w[3] != prm.kernel_w)
-    throw ShapeError("conv2d: input " + x.str() + " does not fit weight " + w.str() + " with " +
-                     std::to_string(prm.groups) + " groups and kernel " +
-                     std::to_string(prm.kernel_h) + "x" + std::to_string(prm.kernel_w));
-  pl.geo = ConvGeometry{pl.c, x[2], x[3], prm.kernel_h, prm.kernel_w, prm.stride_h,
-                        prm.stride_w, prm.pad_h, prm.pad_w, prm.dilation_h, prm.dilation_w,
-                        conv_output_size(x[2], prm.kernel_h, prm.stride_h, prm.pad_h, prm.dilation_h),
-                        conv_output_size(x[3], prm.kernel_w, prm.stride_w, prm.pad_w, prm.dilation_w)};
-  if (pl.geo.out_h <= 0 || pl.geo.out_w <= 0)
-    throw ShapeError("conv2d: the kernel does not fit input " + x.str());
-  pl.hw = x[2] * x[3];
-  pl.p = pl.geo.out_h * pl.geo.out_w;
-  pl.og = pl.o / pl.groups;
-  pl.kg = w[1] * prm.kernel_h * prm.kernel_w;
-  pl.k = pl.kg * pl.groups;
-  pl.pointwise = prm.kernel_h == 1 && prm.kernel_w == 1 && prm.stride_h == 1 &&
-                 prm.stride_w == 1 && prm.pad_h == 0 && prm.pad_w == 0;
-  return pl;
-}
-
-void require_shape(const Tensor& t, const Shape& want, const char* what) {
-  if (t.shape() != want)
-    throw ShapeError(std::string("conv2d: ") + what + " has shape " + t.shape().str() +
-                     ", expected " + want.str());
-}
-
-// Images per chunk for forward and input gradient: one when an image has enough output
-// positions for a well-shaped GEMM, otherwise a few side by side, keeping >= ~4 chunks.
-int64_t images_per_chunk(int64_t n, int64_t p) {
-  constexpr int64_t kTargetColumns = 256;
-  if (p >= kTargetColumns) return 1;
-  return std::clamp((kTargetColumns + p - 1) / p, int64_t{1}, std::max<int64_t>(1, n / 4));
-}
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-int64_t slot_count(int64_t items) {
-  return std::clamp<int64_t>(num_threads(), 1, std::max<int64_t>(1, items));
-}
-
-// Runs task(slot, item) for items [0, count): slot s takes items s, s + slots, ...
-template <typename F>
-void run_slots(int64_t slots, int64_t count, const F& task) {
-  parallel_for(slots, [&](int64_t begin, int64_t end) {
-    for (int64_t s = begin; s < end; ++s)
-      for (int64_t i = s; i < count; i += slots) task(s, i);
-  });
-}
-
-// dst[o * ld + i * p + q] = dy[(n0 + i), o0 + o, q]: dy of several images side by side.
-template <typename T>
-void gather_images(const T* dy, int64_t o_total, int64_t o0, int64_t rows, int64_t p,
-                   int64_t n0, int64_t imgs, T* dst, int64_t ld) {
-  for (int64_t o = 0; o < rows; ++o)
-    for (int64_t i = 0; i < imgs; ++i)
-      std::copy_n(dy + ((n0 + i) * o_total + o0 + o) * p, p, dst + o * ld + i * p);
-}
+using namespace conv_detail;
 
 template <typename T>
 void forward_impl(const Tensor& xt, const Tensor& wt, const Tensor* bt, Tensor& yt,
@@ -115,6 +42,7 @@ void forward_impl(const Tensor& xt, const Tensor& wt, const Tensor* bt, Tensor& 
   const T* w = wt.data<T>();
   const T* bias = bt ? bt->data<T>() : nullptr;
   T* y = yt.data<T>();
+  if (taps_suit(pl, ConvPass::Forward)) return taps_forward(x, w, bias, y, pl, ws);
   const int64_t per = images_per_chunk(pl.n, pl.p), chunks = ceil_div(pl.n, per);
   const int64_t cols_max = per * pl.p, slots = slot_count(chunks);
   ws.prepare_cpu(static_cast<size_t>(slots),
@@ -158,6 +86,7 @@ void backward_input_impl(const Tensor& dyt, const Tensor& wt, Tensor& dxt, bool 
   const T* dy = dyt.data<T>();
   const T* w = wt.data<T>();
   T* dx = dxt.data<T>();
+  if (taps_suit(pl, ConvPass::InputGrad)) return taps_backward_input(dy, w, dx, accumulate, pl, ws);
   const int64_t per = images_per_chunk(pl.n, pl.p), chunks = ceil_div(pl.n, per);
   const int64_t cols_max = per * pl.p, slots = slot_count(chunks);
   ws.prepare_cpu(static_cast<size_t>(slots),
@@ -296,7 +225,9 @@ void backward_params_impl(const Tensor& xt, const Tensor& dyt, Tensor& dwt, Tens
   // Partials cost one extra pass over chunks x |dW|; worth it while dW is no bigger than a
   // chunk's column matrix, which the blocked scheme would otherwise re-read per block.
   const int64_t chunk_columns = pl.k * images_per_chunk(pl.n, pl.p) * pl.p;
-  if (pl.o * pl.kg <= chunk_columns)
+  if (taps_suit(pl, ConvPass::WeightGrad))
+    taps_weight_grad(x, dy, dwt.data<T>(), pl, ws);
+  else if (pl.o * pl.kg <= chunk_columns)
     weight_grad_by_chunks(x, dy, pl, dwt.data<T>(), ws);
   else
     weight_grad_by_blocks(x, dy, pl, dwt.data<T>(), ws);
@@ -311,27 +242,36 @@ void backward_params_impl(const Tensor& xt, const Tensor& dyt, Tensor& dwt, Tens
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
                     const Conv2dParams& p, Conv2dWorkspace& ws) {
   switch (x.dtype()) {
-    case DType::F32: return forward_impl<float>(x, w, bias, y, p, ws);
-    case DType::F64: return forward_impl<double>(x, w, bias, y, p, ws);
-    default: unsupported("conv2d_forward", x.dtype());
+    case DType::F32:
+      return forward_impl<float>(x, w, bias, y, p, ws);
+    case DType::F64:
+      return forward_impl<double>(x, w, bias, y, p, ws);
+    default:
+      unsupported("conv2d_forward", x.dtype());
   }
 }
 
 void conv2d_backward_input(const Tensor& dy, const Tensor& w, Tensor& dx, bool accumulate,
                            const Conv2dParams& p, Conv2dWorkspace& ws) {
   switch (dy.dtype()) {
-    case DType::F32: return backward_input_impl<float>(dy, w, dx, accumulate, p, ws);
-    case DType::F64: return backward_input_impl<double>(dy, w, dx, accumulate, p, ws);
-    default: unsupported("conv2d_backward_input", dy.dtype());
+    case DType::F32:
+      return backward_input_impl<float>(dy, w, dx, accumulate, p, ws);
+    case DType::F64:
+      return backward_input_impl<double>(dy, w, dx, accumulate, p, ws);
+    default:
+      unsupported("conv2d_backward_input", dy.dtype());
   }
 }
 
 void conv2d_backward_params(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db,
                             const Conv2dParams& p, Conv2dWorkspace& ws) {
   switch (x.dtype()) {
-    case DType::F32: return backward_params_impl<float>(x, dy, dw, db, p, ws);
-    case DType::F64: return backward_params_impl<double>(x, dy, dw, db, p, ws);
-    default: unsupported("conv2d_backward_params", x.dtype());
+    case DType::F32:
+      return backward_params_impl<float>(x, dy, dw, db, p, ws);
+    case DType::F64:
+      return backward_params_impl<double>(x, dy, dw, db, p, ws);
+    default:
+      unsupported("conv2d_backward_params", x.dtype());
   }
 }
 

@@ -70,9 +70,13 @@ void col2im_rows_add(const T* src, int64_t ld, const ConvGeometry& g, int64_t k0
   }
 }
 
-template void im2col_rows<float>(const float*, const ConvGeometry&, int64_t, int64_t, float*, int64_t);
-template void im2col_rows<double>(const double*, const ConvGeometry&, int64_t, int64_t, double*, int64_t);
-template void col2im_rows_add<float>(const float*, int64_t, const ConvGeometry&, int64_t, int64_t, float*);
-template void col2im_rows_add<double>(const double*, int64_t, const ConvGeometry&, int64_t, int64_t, double*);
+template void im2col_rows<float>(const float*, const ConvGeometry&, int64_t, int64_t, float*,
+                                 int64_t);
+template void im2col_rows<double>(const double*, const ConvGeometry&, int64_t, int64_t, double*,
+                                  int64_t);
+template void col2im_rows_add<float>(const float*, int64_t, const ConvGeometry&, int64_t, int64_t,
+                                     float*);
+template void col2im_rows_add<double>(const double*, int64_t, const ConvGeometry&, int64_t, int64_t,
+                                      double*);
 
 }  // namespace te::ops::cpu

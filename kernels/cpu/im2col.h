@@ -10,7 +10,7 @@
 namespace te::ops::cpu {
 
 struct ConvGeometry {
-  int64_t channels, height, width;       // one input image [C, H, W]
+  int64_t channels, height, width;  // one input image [C, H, W]
   int64_t kernel_h, kernel_w;
   int64_t stride_h, stride_w;
   int64_t pad_h, pad_w;

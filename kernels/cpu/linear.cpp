@@ -104,25 +104,34 @@ void backward_params_impl(const Tensor& xt, const Tensor& dyt, Tensor& dwt, Tens
 
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y) {
   switch (x.dtype()) {
-    case DType::F32: return forward_impl<float>(x, w, bias, y);
-    case DType::F64: return forward_impl<double>(x, w, bias, y);
-    default: unsupported("linear_forward", x.dtype());
+    case DType::F32:
+      return forward_impl<float>(x, w, bias, y);
+    case DType::F64:
+      return forward_impl<double>(x, w, bias, y);
+    default:
+      unsupported("linear_forward", x.dtype());
   }
 }
 
 void linear_backward_input(const Tensor& dy, const Tensor& w, Tensor& dx, bool accumulate) {
   switch (dy.dtype()) {
-    case DType::F32: return backward_input_impl<float>(dy, w, dx, accumulate);
-    case DType::F64: return backward_input_impl<double>(dy, w, dx, accumulate);
-    default: unsupported("linear_backward_input", dy.dtype());
+    case DType::F32:
+      return backward_input_impl<float>(dy, w, dx, accumulate);
+    case DType::F64:
+      return backward_input_impl<double>(dy, w, dx, accumulate);
+    default:
+      unsupported("linear_backward_input", dy.dtype());
   }
 }
 
 void linear_backward_params(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db) {
   switch (x.dtype()) {
-    case DType::F32: return backward_params_impl<float>(x, dy, dw, db);
-    case DType::F64: return backward_params_impl<double>(x, dy, dw, db);
-    default: unsupported("linear_backward_params", x.dtype());
+    case DType::F32:
+      return backward_params_impl<float>(x, dy, dw, db);
+    case DType::F64:
+      return backward_params_impl<double>(x, dy, dw, db);
+    default:
+      unsupported("linear_backward_params", x.dtype());
   }
 }
 

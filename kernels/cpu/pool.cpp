@@ -18,8 +18,9 @@ struct Planes {
 
 Planes planes_of(const Shape& x, const Shape& y, const char* op) {
   if (x.rank() != 4 || y.rank() != 4 || x[0] != y[0] || x[1] != y[1])
-    throw ShapeError(std::string(op) + ": expected input [N, C, H, W] and output [N, C, OH, OW], got " +
-                     x.str() + " and " + y.str());
+    throw ShapeError(std::string(op) +
+                     ": expected input [N, C, H, W] and output [N, C, OH, OW], got " + x.str() +
+                     " and " + y.str());
   return {x[0] * x[1], x[2], x[3], y[2], y[3]};
 }
 
@@ -28,8 +29,9 @@ void require_output(const Planes& d, const Pool2dParams& p, const char* op, cons
   const int64_t oh = pool_output_size(d.h, p.kernel_h, p.stride_h, p.pad_h, dil_h, p.ceil_mode);
   const int64_t ow = pool_output_size(d.w, p.kernel_w, p.stride_w, p.pad_w, dil_w, p.ceil_mode);
   if (oh != d.oh || ow != d.ow)
-    throw ShapeError(std::string(op) + ": output " + y.str() + " does not match the pooling of the input (expected " +
-                     std::to_string(oh) + "x" + std::to_string(ow) + " positions)");
+    throw ShapeError(std::string(op) + ": output " + y.str() +
+                     " does not match the pooling of the input (expected " + std::to_string(oh) +
+                     "x" + std::to_string(ow) + " positions)");
 }
 
 [[noreturn]] void unsupported(const char* op, DType t) {
@@ -104,7 +106,8 @@ struct AvgWindow {
 
 AvgWindow avg_window(const Planes& d, const Pool2dParams& p, int64_t oh, int64_t ow) {
   int64_t h0 = oh * p.stride_h - p.pad_h, w0 = ow * p.stride_w - p.pad_w;
-  int64_t h1 = std::min(h0 + p.kernel_h, d.h + p.pad_h), w1 = std::min(w0 + p.kernel_w, d.w + p.pad_w);
+  int64_t h1 = std::min(h0 + p.kernel_h, d.h + p.pad_h),
+          w1 = std::min(w0 + p.kernel_w, d.w + p.pad_w);
   const int64_t padded_size = (h1 - h0) * (w1 - w0);
   h0 = std::max<int64_t>(h0, 0);
   w0 = std::max<int64_t>(w0, 0);
@@ -129,7 +132,8 @@ void avg_forward_impl(const Tensor& xt, Tensor& yt, const Pool2dParams& p) {
           T s = 0;
           for (int64_t ih = win.h0; ih < win.h1; ++ih)
             for (int64_t iw = win.w0; iw < win.w1; ++iw) s += in[ih * d.w + iw];
-          y[(pl * d.oh + oh) * d.ow + ow] = win.divisor > 0 ? s / static_cast<T>(win.divisor) : T(0);
+          y[(pl * d.oh + oh) * d.ow + ow] =
+              win.divisor > 0 ? s / static_cast<T>(win.divisor) : T(0);
         }
     }
   });
@@ -200,49 +204,67 @@ void global_backward_impl(const Tensor& dyt, Tensor& dxt, bool accumulate) {
 
 void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& argmax, const Pool2dParams& p) {
   switch (x.dtype()) {
-    case DType::F32: return max_forward_impl<float>(x, y, argmax, p);
-    case DType::F64: return max_forward_impl<double>(x, y, argmax, p);
-    default: unsupported("max_pool2d_forward", x.dtype());
+    case DType::F32:
+      return max_forward_impl<float>(x, y, argmax, p);
+    case DType::F64:
+      return max_forward_impl<double>(x, y, argmax, p);
+    default:
+      unsupported("max_pool2d_forward", x.dtype());
   }
 }
 
 void max_pool2d_backward(const Tensor& dy, const Tensor& argmax, Tensor& dx, bool accumulate) {
   switch (dy.dtype()) {
-    case DType::F32: return max_backward_impl<float>(dy, argmax, dx, accumulate);
-    case DType::F64: return max_backward_impl<double>(dy, argmax, dx, accumulate);
-    default: unsupported("max_pool2d_backward", dy.dtype());
+    case DType::F32:
+      return max_backward_impl<float>(dy, argmax, dx, accumulate);
+    case DType::F64:
+      return max_backward_impl<double>(dy, argmax, dx, accumulate);
+    default:
+      unsupported("max_pool2d_backward", dy.dtype());
   }
 }
 
 void avg_pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p) {
   switch (x.dtype()) {
-    case DType::F32: return avg_forward_impl<float>(x, y, p);
-    case DType::F64: return avg_forward_impl<double>(x, y, p);
-    default: unsupported("avg_pool2d_forward", x.dtype());
+    case DType::F32:
+      return avg_forward_impl<float>(x, y, p);
+    case DType::F64:
+      return avg_forward_impl<double>(x, y, p);
+    default:
+      unsupported("avg_pool2d_forward", x.dtype());
   }
 }
 
 void avg_pool2d_backward(const Tensor& dy, Tensor& dx, bool accumulate, const Pool2dParams& p) {
   switch (dy.dtype()) {
-    case DType::F32: return avg_backward_impl<float>(dy, dx, accumulate, p);
-    case DType::F64: return avg_backward_impl<double>(dy, dx, accumulate, p);
-    default: unsupported("avg_pool2d_backward", dy.dtype());
+    case DType::F32:
+      return avg_backward_impl<float>(dy, dx, accumulate, p);
+    case DType::F64:
+      return avg_backward_impl<double>(dy, dx, accumulate, p);
+    default:
+      unsupported("avg_pool2d_backward", dy.dtype());
   }
 }
 
 void global_avg_pool_forward(const Tensor& x, Tensor& y) {
   switch (x.dtype()) {
-    case DType::F32: return global_forward_impl<float>(x, y);
-    case DType::F64: return global_forward_impl<double>(x, y);
-    default: unsupported("global_avg_pool_forward", x.dtype());
+    case DType::F32:
+      return global_forward_impl<float>(x, y);
+    case DType::F64:
+      return global_forward_impl<double>(x, y);
+    default:
+      unsupported("global_avg_pool_forward", x.dtype());
   }
 }
 
 void global_avg_pool_backward(const Tensor& dy, Tensor& dx, bool accumulate) {
   switch (dy.dtype()) {
-    case DType::F32: return global_backward_impl<float>(dy, dx, accumulate);
-    case DType::F64: return global_backward_impl<double>(dy, dx, accumulate);
-    default: unsupported("global_avg_pool_backward", dy.dtype());
+    case DType::F32:
+      return global_backward_impl<float>(dy, dx, accumulate);
+    case DType::F64:
+      return global_backward_impl<double>(dy, dx, accumulate);
+    default:
+      unsupported("global_avg_pool_backward", dy.dtype());
   }
 }
 

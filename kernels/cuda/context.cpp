@@ -38,6 +38,12 @@ void device_copy(void* dst, Device dst_device, const void* src, Device src_devic
   TE_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, kind, ctx.compute));
   if (kind != cudaMemcpyDeviceToDevice) TE_CUDA_CHECK(cudaStreamSynchronize(ctx.compute));
 }
+
+// Zeroing device memory: a memset ordered on the compute stream (no host round trip).
+void device_zero(void* dst, Device device, size_t bytes) {
+  require_current(device, "zero");
+  TE_CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, context().compute));
+}
 }  // namespace
 
 bool gpu_usable(std::string* why) {
@@ -107,6 +113,7 @@ void initialize(int device) {
   g_context = ctx;
   set_device_allocator(DeviceType::CUDA, ctx->device_allocator);
   set_device_copy(&device_copy);
+  set_device_zero(&device_zero);
 }
 
 bool initialized() { return g_context != nullptr; }

@@ -93,4 +93,10 @@ double softmax_xent_forward_backward(const Tensor& logits, const Tensor& labels,
                                      double label_smoothing, double scale, Tensor& probs,
                                      Tensor& grad_logits);
 
+// The same without waiting for the GPU (for training loops): loss_sum, an F64 tensor of one
+// element on the device, receives the sum of the row losses (divide by N for the mean).
+// Labels are not validated (an out-of-range label contributes 0 to the loss).
+void softmax_xent_fused_async(const Tensor& logits, const Tensor& labels, double label_smoothing,
+                              double scale, Tensor& probs, Tensor& grad_logits, Tensor& loss_sum);
+
 }  // namespace te::ops::cuda

@@ -36,7 +36,7 @@ __global__ void softmax_xent_kernel(const float* logits, const int32_t* labels, 
     label = labels[row];
     if (label < 0 || label >= k) {
       if (threadIdx.x == 0) {
-        atomicCAS(bad_row, -1, static_cast<int>(row));
+        if (bad_row) atomicCAS(bad_row, -1, static_cast<int>(row));
         if (row_loss) row_loss[row] = 0;
       }
       label = -1;  // keep going so the outputs are defined; the host reports the error

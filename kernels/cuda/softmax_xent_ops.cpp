@@ -78,6 +78,27 @@ double softmax_xent_forward_backward(const Tensor& logits, const Tensor& labels,
                       &grad_logits, scale);
 }
 
+void softmax_xent_fused_async(const Tensor& logits, const Tensor& labels, double label_smoothing,
+                              double scale, Tensor& probs, Tensor& grad_logits, Tensor& loss_sum) {
+  const char* op = "softmax_xent_fused_async";
+  const Rows r = rows_of(op, logits);
+  const float* x = f32_ptr(logits, op, "logits");
+  const int32_t* l = labels_ptr(op, labels, r.n);
+  float* p = f32_ptr(probs, op, "probs");
+  float* g = f32_ptr(grad_logits, op, "grad_logits");
+  require_shape(probs, logits.shape(), op, "probs");
+  require_shape(grad_logits, logits.shape(), op, "grad_logits");
+  double* sum = typed_ptr<double>(loss_sum, DType::F64, op, "loss_sum");
+  require_numel(loss_sum, 1, op, "loss_sum");
+  if (r.n == 0) return;
+  Tensor losses = device_scratch(Shape{r.n}, DType::F64);
+  const float grad_scale = static_cast<float>(scale / static_cast<double>(r.n));
+  launch::softmax_xent(x, l, r.n, r.k, static_cast<float>(label_smoothing), p,
+                       static_cast<double*>(losses.raw()), g, grad_scale, nullptr,
+                       compute_stream());
+  launch::sum_f64(static_cast<double*>(losses.raw()), r.n, sum, compute_stream());
+}
+
 void softmax_xent_backward(const Tensor& probs, const Tensor& labels, double label_smoothing,
                            double scale, Tensor& grad_logits) {
   const char* op = "softmax_xent_backward";

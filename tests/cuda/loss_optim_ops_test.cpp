@@ -4,6 +4,7 @@
 #include <limits>
 #include <vector>
 
+#include "engine/core/philox.h"
 #include "kernels/cuda/ops_cuda.h"
 #include "tests/cuda/cuda_test_util.h"
 

@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <filesystem>
+#include <functional>
 
 #include "engine/core/error.h"
 #include "engine/data/dataset.h"
@@ -118,6 +119,8 @@ TEST(Idx, ParsesPlainAndGzippedSplits) {
   const auto test_split = open_dataset(dir.path(), opts);
   ASSERT_EQ(test_split->size(), 2);
   EXPECT_EQ(test_split->label(1), 2);
+  const auto by_file = open_dataset(dir / "t10k-images-idx3-ubyte.gz");
+  EXPECT_EQ(by_file->size(), 2);
   opts.split = "val";
   expect_data_error([&] { open_dataset(dir.path(), opts); }, "no val split");
   // Header and data disagree.

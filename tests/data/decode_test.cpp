@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "engine/data/image_decode.h"
+#include "engine/data/resize.h"
 #include "tests/data/image_files.h"
 
 namespace te {
@@ -115,6 +116,31 @@ TEST(Decode, PartialJpegDecodeMatchesFullDecode) {
   EXPECT_LT(scaled.crop.w, 50);
   EXPECT_GE(scaled.crop.w, 20);
   EXPECT_GE(scaled.crop.h, 16);
+}
+
+TEST(Decode, ScaledPartialDecodeResamplesLikeTheFullImage) {
+  // The crop mapped through a 3/8 DCT scale must land on the same picture content: resizing it
+  // must match resizing the same rectangle of the full-resolution decode.
+  const auto px = test::pattern(400, 300, 3, 8);
+  const auto jpg = test::jpeg_bytes(px, 400, 300, 3, 95);
+  const PixelRect rect{123, 67, 200, 150};
+  CropPlanner plan = [&](int64_t w, int64_t h) {
+    EXPECT_EQ(w, 400);
+    EXPECT_EQ(h, 300);
+    return rect;
+  };
+  const DecodedImage part = decode_image_crop(jpg.data(), jpg.size(), 3, {}, plan, 50, 38);
+  EXPECT_NEAR(part.crop.w, 75, 0.5);  // 200 * 3/8
+  std::vector<uint8_t> a(50 * 38 * 3), b(a.size());
+  resize_region(part.pixels.data(), part.width, part.height, 3, part.crop, a.data(), 50, 38);
+  const DecodedImage full = decode_image(jpg.data(), jpg.size(), 3, {});
+  resize_region(full.pixels.data(), 400, 300, 3, rect, b.data(), 50, 38);
+  EXPECT_LT(mean_abs_diff(a, b), 2.5);
+  // A rectangle shifted by 4 output pixels differs clearly: the comparison has teeth.
+  std::vector<uint8_t> c(a.size());
+  resize_region(full.pixels.data(), 400, 300, 3, PixelRect{rect.x + 16, rect.y, rect.w, rect.h},
+                c.data(), 50, 38);
+  EXPECT_GT(mean_abs_diff(a, c), 3 * mean_abs_diff(a, b));
 }
 
 struct BadCase {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <map>
 
 #include "engine/graph/graph.h"
@@ -137,6 +138,25 @@ TEST(Presets, UnknownLayerTypeSuggestsAClose) {
     EXPECT_NE(msg.find("did you mean 'conv2d'"), std::string::npos) << msg;
     EXPECT_NE(msg.find("m.yaml:1"), std::string::npos) << msg;
   }
+}
+
+
+// The example model descriptions in configs/models build (the documentation stays true).
+TEST(ExampleModels, EveryExampleInConfigsModelsBuilds) {
+  int built = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(TE_SOURCE_DIR "/configs/models")) {
+    if (entry.path().extension() != ".yaml") continue;
+    const YAML::Node root = YAML::LoadFile(entry.path().string());
+    const int64_t size = root["data"]["image_size"].as<int64_t>();
+    const int64_t channels = root["model"]["in_channels"].as<int64_t>();
+    GraphOptions o;
+    o.initialize = false;
+    auto g = Graph::build(root["model"], entry.path().string(), {channels, size, size}, o);
+    EXPECT_EQ(g->output_shape(2), Shape({2, root["model"]["num_classes"].as<int64_t>()}))
+        << entry.path();
+    ++built;
+  }
+  EXPECT_GE(built, 3);
 }
 
 }  // namespace

@@ -18,7 +18,8 @@ void set_params(Layer& layer, const Tensor& x, const std::vector<double>& w,
   layer.build({x.shape()});
   layer.allocate_unbound(DType::F64);
   layer.params()[0].value.copy_from(Tensor::from_vector_f64(layer.params()[0].shape, w));
-  if (!b.empty()) layer.params()[1].value.copy_from(Tensor::from_vector_f64(layer.params()[1].shape, b));
+  if (!b.empty())
+    layer.params()[1].value.copy_from(Tensor::from_vector_f64(layer.params()[1].shape, b));
 }
 
 TEST(Conv2d, HandComputed2x2KernelWithBias) {
@@ -30,7 +31,8 @@ TEST(Conv2d, HandComputed2x2KernelWithBias) {
 }
 
 TEST(Conv2d, HandComputedStride2Padding1) {
-  auto conv = make_layer("conv2d", "{out_channels: 1, kernel: 3, stride: 2, padding: 1, bias: false}");
+  auto conv =
+      make_layer("conv2d", "{out_channels: 1, kernel: 3, stride: 2, padding: 1, bias: false}");
   const Tensor x = one_to_nine();
   set_params(*conv, x, std::vector<double>(9, 1.0));
   // Windows centred on the corners see 2x2 blocks: 1+2+4+5, 2+3+5+6, 4+5+7+8, 5+6+8+9.
@@ -75,23 +77,51 @@ struct Config {
 
 // Covers stride, padding, dilation, groups (2 and depthwise), non-square kernels and inputs,
 // no bias, 1x1 (with and without the pointwise fast path), batches 1, 3 and 8 (several images
-// per GEMM on small maps), and channels split into several weight-gradient blocks.
+// per GEMM on small maps), both weight-gradient schemes, and the per-tap stride-1 scheme.
 std::vector<Config> configs() {
   return {
       {"{out_channels: 3, kernel: 3}", Shape{1, 2, 5, 5}, {3, 3}},
-      {"{out_channels: 4, kernel: 3, stride: 2, padding: 1}", Shape{3, 2, 7, 6}, {3, 3, 2, 2, 1, 1}},
-      {"{out_channels: 2, kernel: [2, 3], padding: [1, 0], bias: false}", Shape{3, 3, 5, 7}, {2, 3, 1, 1, 1, 0}},
-      {"{out_channels: 2, kernel: 3, dilation: 2, padding: 2}", Shape{1, 2, 6, 5}, {3, 3, 1, 1, 2, 2, 2, 2}},
-      {"{out_channels: 4, kernel: 3, groups: 2, padding: 1}", Shape{3, 4, 5, 4}, {3, 3, 1, 1, 1, 1, 1, 1, 2}},
-      {"{out_channels: 4, kernel: 3, groups: 4, padding: 1}", Shape{3, 4, 5, 5}, {3, 3, 1, 1, 1, 1, 1, 1, 4}},
-      {"{out_channels: 6, kernel: 3, groups: 3, stride: [1, 2]}", Shape{1, 3, 5, 7}, {3, 3, 1, 2, 0, 0, 1, 1, 3}},
+      {"{out_channels: 4, kernel: 3, stride: 2, padding: 1}",
+       Shape{3, 2, 7, 6},
+       {3, 3, 2, 2, 1, 1}},
+      {"{out_channels: 2, kernel: [2, 3], padding: [1, 0], bias: false}",
+       Shape{3, 3, 5, 7},
+       {2, 3, 1, 1, 1, 0}},
+      {"{out_channels: 2, kernel: 3, dilation: 2, padding: 2}",
+       Shape{1, 2, 6, 5},
+       {3, 3, 1, 1, 2, 2, 2, 2}},
+      {"{out_channels: 4, kernel: 3, groups: 2, padding: 1}",
+       Shape{3, 4, 5, 4},
+       {3, 3, 1, 1, 1, 1, 1, 1, 2}},
+      {"{out_channels: 4, kernel: 3, groups: 4, padding: 1}",
+       Shape{3, 4, 5, 5},
+       {3, 3, 1, 1, 1, 1, 1, 1, 4}},
+      {"{out_channels: 6, kernel: 3, groups: 3, stride: [1, 2]}",
+       Shape{1, 3, 5, 7},
+       {3, 3, 1, 2, 0, 0, 1, 1, 3}},
       {"{out_channels: 3, kernel: 1}", Shape{3, 5, 4, 3}, {1, 1}},
       {"{out_channels: 3, kernel: 1, stride: 2, bias: false}", Shape{3, 4, 5, 5}, {1, 1, 2, 2}},
       {"{out_channels: 3, kernel: [3, 1], stride: [2, 1], dilation: [1, 3], padding: [0, 2]}",
-       Shape{8, 2, 7, 4}, {3, 1, 2, 1, 0, 2, 1, 3}},
+       Shape{8, 2, 7, 4},
+       {3, 1, 2, 1, 0, 2, 1, 3}},
       {"{out_channels: 5, kernel: 3, padding: 1}", Shape{8, 3, 4, 4}, {3, 3, 1, 1, 1, 1}},
       {"{out_channels: 4, kernel: 1}", Shape{8, 3, 3, 3}, {1, 1}},
-      {"{out_channels: 2, kernel: 3, padding: 1, groups: 2}", Shape{5, 2, 20, 17}, {3, 3, 1, 1, 1, 1, 1, 1, 2}},
+      {"{out_channels: 2, kernel: 3, padding: 1, groups: 2}",
+       Shape{5, 2, 20, 17},
+       {3, 3, 1, 1, 1, 1, 1, 1, 2}},
+      // Weight larger than a chunk's column matrix: the blocked weight-gradient scheme.
+      {"{out_channels: 12, kernel: 3, padding: 1}", Shape{2, 4, 3, 3}, {3, 3, 1, 1, 1, 1}},
+      {"{out_channels: 12, kernel: 2, groups: 2}", Shape{3, 4, 3, 3}, {2, 2, 1, 1, 0, 0, 1, 1, 2}},
+      // Stride 1 on wide maps: the per-tap scheme (conv2d_taps.h), with dilation, a
+      // non-square kernel, and a padding the input gradient cannot use (it falls back).
+      {"{out_channels: 5, kernel: 3, padding: 1}", Shape{3, 3, 10, 12}, {3, 3, 1, 1, 1, 1}},
+      {"{out_channels: 4, kernel: 3, dilation: 2, padding: 2}",
+       Shape{2, 3, 9, 20},
+       {3, 3, 1, 1, 2, 2, 2, 2}},
+      {"{out_channels: 3, kernel: [3, 2], padding: [1, 0], bias: false}",
+       Shape{1, 2, 6, 11},
+       {3, 2, 1, 1, 1, 0}},
+      {"{out_channels: 2, kernel: [1, 3], padding: 1}", Shape{2, 2, 4, 10}, {1, 3, 1, 1, 1, 1}},
   };
 }
 
@@ -104,7 +134,8 @@ TEST(Conv2d, MatchesNaiveConvolution) {
     prepare_layer_f64(*conv, {x}, seed++);
     const bool bias = conv->params().size() == 2;
     expect_values(run_forward(*conv, x),
-                  naive_conv2d(x, conv->params()[0].value, bias ? &conv->params()[1].value : nullptr, c.naive),
+                  naive_conv2d(x, conv->params()[0].value,
+                               bias ? &conv->params()[1].value : nullptr, c.naive),
                   1e-12);
   }
 }
@@ -124,7 +155,8 @@ TEST(Conv2d, GradientsMatchFiniteDifferences) {
 }
 
 TEST(Conv2d, AccumulateModeAdds) {
-  for (const char* yaml : {"{out_channels: 3, kernel: 3, padding: 1}", "{out_channels: 3, kernel: 1}"}) {
+  for (const char* yaml :
+       {"{out_channels: 3, kernel: 3, padding: 1}", "{out_channels: 3, kernel: 1}"}) {
     SCOPED_TRACE(yaml);
     auto conv = make_layer("conv2d", yaml);
     const Tensor x = random_tensor(Shape{2, 2, 5, 4}, 3);
@@ -191,9 +223,9 @@ void expect_shape_error(Layer& layer, const std::vector<Shape>& inputs, const st
 
 TEST(Conv2d, ShapeErrorsNameTheLayer) {
   auto conv = make_layer("conv2d", "{out_channels: 4, kernel: 3, groups: 2}", "convA");
-  expect_shape_error(*conv, {Shape{2, 4, 8}}, "[2, 4, 8]");              // wrong rank
-  expect_shape_error(*conv, {Shape{2, 3, 8, 8}}, "groups");              // 3 channels, 2 groups
-  expect_shape_error(*conv, {Shape{2, 4, 2, 8}}, "too small");           // 2 rows, kernel 3
+  expect_shape_error(*conv, {Shape{2, 4, 8}}, "[2, 4, 8]");                  // wrong rank
+  expect_shape_error(*conv, {Shape{2, 3, 8, 8}}, "groups");                  // 3 channels, 2 groups
+  expect_shape_error(*conv, {Shape{2, 4, 2, 8}}, "too small");               // 2 rows, kernel 3
   expect_shape_error(*conv, {Shape{2, 4, 8, 8}, Shape{2, 4, 8, 8}}, "one");  // two inputs
   conv->build({Shape{2, 4, 8, 8}});
   expect_shape_error(*conv, {Shape{2, 6, 8, 8}}, "built for 4");
@@ -201,8 +233,8 @@ TEST(Conv2d, ShapeErrorsNameTheLayer) {
 }
 
 TEST(Conv2d, ConfigErrors) {
-  EXPECT_THROW(make_layer("conv2d", "{kernel: 3}"), ConfigError);             // no out_channels
-  EXPECT_THROW(make_layer("conv2d", "{out_channels: 4}"), ConfigError);       // no kernel
+  EXPECT_THROW(make_layer("conv2d", "{kernel: 3}"), ConfigError);        // no out_channels
+  EXPECT_THROW(make_layer("conv2d", "{out_channels: 4}"), ConfigError);  // no kernel
   EXPECT_THROW(make_layer("conv2d", "{out_channels: 4, kernel: 0}"), ConfigError);
   EXPECT_THROW(make_layer("conv2d", "{out_channels: 4, kernel: 3, stride: 0}"), ConfigError);
   EXPECT_THROW(make_layer("conv2d", "{out_channels: 4, kernel: 3, groups: 3}"), ConfigError);

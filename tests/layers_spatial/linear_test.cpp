@@ -30,8 +30,9 @@ TEST(Linear, GradientsMatchFiniteDifferences) {
     Shape input;
   };
   // 300 outputs and 260 inputs span several parallel column blocks.
-  for (const Case& c : {Case{"{out_features: 4}", Shape{3, 5}}, Case{"{out_features: 1, bias: false}", Shape{1, 7}},
-                        Case{"{out_features: 300}", Shape{3, 260}}}) {
+  for (const Case& c :
+       {Case{"{out_features: 4}", Shape{3, 5}}, Case{"{out_features: 1, bias: false}", Shape{1, 7}},
+        Case{"{out_features: 300}", Shape{3, 260}}}) {
     SCOPED_TRACE(c.yaml);
     auto fc = make_layer("linear", c.yaml);
     const Tensor x = random_tensor(c.input, 21);

@@ -80,7 +80,8 @@ TEST(AvgPool2d, HandComputed) {
 TEST(AvgPool2d, CountIncludePad) {
   auto with_pad = make_layer("avgpool2d", "{kernel: 3, stride: 2, padding: 1}");
   expect_values(run_forward(*with_pad, one_to_nine()), {12.0 / 9, 16.0 / 9, 24.0 / 9, 28.0 / 9});
-  auto without = make_layer("avgpool2d", "{kernel: 3, stride: 2, padding: 1, count_include_pad: false}");
+  auto without =
+      make_layer("avgpool2d", "{kernel: 3, stride: 2, padding: 1, count_include_pad: false}");
   const Tensor x = one_to_nine();
   const Tensor y = run_forward(*without, x);
   expect_values(y, {3, 4, 6, 7});
@@ -100,7 +101,8 @@ TEST(GlobalAvgPool, HandComputed) {
   const Tensor y = run_forward(*pool, x);
   EXPECT_EQ(y.shape(), (Shape{2, 2}));
   expect_values(y, {2, 15, 1, 0.5});
-  expect_values(run_backward(*pool, x, y, image(Shape{2, 2}, {2, 4, 6, 8})), {1, 1, 2, 2, 3, 3, 4, 4});
+  expect_values(run_backward(*pool, x, y, image(Shape{2, 2}, {2, 4, 6, 8})),
+                {1, 1, 2, 2, 3, 3, 4, 4});
 }
 
 TEST(Flatten, HandComputed) {
@@ -124,11 +126,13 @@ struct PoolCase {
 std::vector<PoolCase> pool_cases() {
   return {
       {"maxpool2d", "{kernel: 3, stride: 2, padding: 1}", Shape{3, 2, 7, 6}},
-      {"maxpool2d", "{kernel: [2, 3], stride: [1, 2], dilation: 2, padding: [1, 2]}", Shape{1, 3, 6, 8}},
+      {"maxpool2d", "{kernel: [2, 3], stride: [1, 2], dilation: 2, padding: [1, 2]}",
+       Shape{1, 3, 6, 8}},
       {"maxpool2d", "{kernel: 2, ceil_mode: true}", Shape{3, 2, 5, 7}},
       {"avgpool2d", "{kernel: 2}", Shape{3, 2, 6, 4}},
       {"avgpool2d", "{kernel: [3, 2], stride: [2, 1], padding: 1}", Shape{1, 2, 7, 5}},
-      {"avgpool2d", "{kernel: 3, stride: 2, padding: 1, count_include_pad: false, ceil_mode: true}", Shape{3, 2, 6, 6}},
+      {"avgpool2d", "{kernel: 3, stride: 2, padding: 1, count_include_pad: false, ceil_mode: true}",
+       Shape{3, 2, 6, 6}},
       {"global_avg_pool", "{}", Shape{3, 4, 3, 5}},
       {"global_avg_pool", "{}", Shape{1, 2, 1, 1}},
       {"flatten", "{}", Shape{3, 2, 3, 2}},
@@ -181,10 +185,10 @@ TEST(Pooling, ShapeErrorsNameTheLayer) {
 }
 
 TEST(Pooling, ConfigErrors) {
-  EXPECT_THROW(make_layer("maxpool2d", "{}"), ConfigError);                           // no kernel
-  EXPECT_THROW(make_layer("maxpool2d", "{kernel: 2, padding: 2}"), ConfigError);      // > half
+  EXPECT_THROW(make_layer("maxpool2d", "{}"), ConfigError);                       // no kernel
+  EXPECT_THROW(make_layer("maxpool2d", "{kernel: 2, padding: 2}"), ConfigError);  // > half
   EXPECT_THROW(make_layer("avgpool2d", "{kernel: 3, stride: 0}"), ConfigError);
-  EXPECT_THROW(make_layer("avgpool2d", "{kernel: 3, dilation: 2}"), ConfigError);     // max only
+  EXPECT_THROW(make_layer("avgpool2d", "{kernel: 3, dilation: 2}"), ConfigError);  // max only
   EXPECT_THROW(make_layer("global_avg_pool", "{kernel: 3}"), ConfigError);
   EXPECT_THROW(make_layer("flatten", "{start_dim: 1}"), ConfigError);
 }

@@ -19,9 +19,13 @@ struct Case {
 std::vector<Case> cases() {
   return {
       {"conv2d", "{out_channels: 6, kernel: 3, padding: 1}", Shape{8, 4, 9, 9}},
-      {"conv2d", "{out_channels: 8, kernel: 3, stride: 2, padding: 1, bias: false}", Shape{5, 3, 33, 31}},
+      {"conv2d", "{out_channels: 8, kernel: 3, stride: 2, padding: 1, bias: false}",
+       Shape{5, 3, 33, 31}},
       {"conv2d", "{out_channels: 6, kernel: 1}", Shape{7, 4, 17, 16}},
-      {"conv2d", "{out_channels: 4, kernel: 3, groups: 2, dilation: 2, padding: 2}", Shape{6, 4, 8, 8}},
+      {"conv2d", "{out_channels: 6, kernel: 3, padding: 1}", Shape{3, 4, 17, 16}},
+      {"conv2d", "{out_channels: 40, kernel: 3, padding: 1}", Shape{4, 20, 3, 3}},
+      {"conv2d", "{out_channels: 4, kernel: 3, groups: 2, dilation: 2, padding: 2}",
+       Shape{6, 4, 8, 8}},
       {"linear", "{out_features: 300}", Shape{9, 200}},
       {"maxpool2d", "{kernel: 3, stride: 2, padding: 1}", Shape{4, 3, 12, 12}},
       {"avgpool2d", "{kernel: 2}", Shape{4, 3, 12, 12}},
@@ -40,7 +44,8 @@ Result run(const Case& c, DType dtype) {
   layer->build({x64.shape()});
   layer->allocate_unbound(dtype);
   uint64_t seed = 80;
-  for (auto& p : layer->params()) p.value.copy_from(random_tensor(p.shape, seed++, -0.5, 0.5, dtype));
+  for (auto& p : layer->params())
+    p.value.copy_from(random_tensor(p.shape, seed++, -0.5, 0.5, dtype));
   const Tensor x = x64.to_dtype(dtype);
   const Tensor y = run_forward(*layer, x);
   const Tensor dy = random_tensor(y.shape(), 90, -1, 1, dtype);
@@ -81,7 +86,8 @@ TEST(SpatialLayers, IdenticalWithOneAndTwoThreads) {
     for (size_t t = 0; t < one.tensors.size(); ++t) {
       EXPECT_EQ(std::memcmp(one.tensors[t].raw(), two.tensors[t].raw(), one.tensors[t].nbytes()), 0)
           << "tensor " << t << " differs between 1 and 2 threads";
-      EXPECT_EQ(std::memcmp(one.tensors[t].raw(), three.tensors[t].raw(), one.tensors[t].nbytes()), 0)
+      EXPECT_EQ(std::memcmp(one.tensors[t].raw(), three.tensors[t].raw(), one.tensors[t].nbytes()),
+                0)
           << "tensor " << t << " differs between 1 and 3 threads";
     }
   }
