@@ -23,6 +23,7 @@
 #include "kernels/softmax_xent.h"
 #ifdef TE_WITH_CUDA
 #include "kernels/cuda/context.h"
+#include "kernels/cuda/cudnn_conv.h"
 #include "kernels/cuda/ops_cuda.h"
 #endif
 
@@ -33,7 +34,7 @@ struct Options {
   int64_t batch = 256, size = 224, classes = 1000;
   int warmup = 5, steps = 20;
   std::string device = "cuda";
-  bool tf32 = false, deterministic = false, json = false;
+  bool tf32 = false, deterministic = false, autotune = false, json = false;
 };
 
 te::Tensor random_tensor(const te::Shape& s, uint64_t seed, float lo, float hi) {
@@ -71,6 +72,7 @@ int run(const Options& o) {
     te::cuda::initialize(device.index);
     te::cuda::set_allow_tf32(o.tf32);
     te::cuda::set_deterministic(o.deterministic);
+    te::cuda::set_conv_autotune(o.autotune);
 #endif
   }
   te::GraphOptions go;
@@ -133,18 +135,18 @@ int run(const Options& o) {
 #endif
   if (o.json) {
     std::printf("{\"engine\": \"te\", \"model\": \"%s\", \"batch\": %lld, \"size\": %lld, "
-                "\"device\": \"%s\", \"tf32\": %s, \"steps\": %d, \"images_per_s\": %.1f, "
-                "\"ms_per_step\": %.2f, \"peak_mib\": %.1f, \"peak_reserved_mib\": %.1f, "
-                "\"loss\": %.5f}\n",
+                "\"device\": \"%s\", \"tf32\": %s, \"autotune\": %s, \"steps\": %d, "
+                "\"images_per_s\": %.1f, \"ms_per_step\": %.2f, \"peak_mib\": %.1f, "
+                "\"peak_reserved_mib\": %.1f, \"loss\": %.5f}\n",
                 o.model.c_str(), (long long)o.batch, (long long)o.size, device.str().c_str(),
-                o.tf32 ? "true" : "false", o.steps, images_per_s, ms_per_step, peak_mib,
-                peak_reserved_mib, last_loss);
+                o.tf32 ? "true" : "false", o.autotune ? "true" : "false", o.steps, images_per_s,
+                ms_per_step, peak_mib, peak_reserved_mib, last_loss);
   } else {
-    std::printf("%s batch %lld size %lld on %s, fp32, TF32 %s: %.1f images/s, %.2f ms/step, "
+    std::printf("%s batch %lld size %lld on %s, fp32, TF32 %s%s: %.1f images/s, %.2f ms/step, "
                 "peak device memory %.1f MiB (reserved %.1f MiB), last loss %.4f\n",
                 o.model.c_str(), (long long)o.batch, (long long)o.size, device.str().c_str(),
-                o.tf32 ? "on" : "off", images_per_s, ms_per_step, peak_mib, peak_reserved_mib,
-                last_loss);
+                o.tf32 ? "on" : "off", o.autotune ? ", autotune" : "", images_per_s, ms_per_step,
+                peak_mib, peak_reserved_mib, last_loss);
   }
   return 0;
 }
@@ -163,6 +165,7 @@ int main(int argc, char** argv) {
   app.add_option("--device", o.device, "cuda, cuda:N or cpu");
   app.add_flag("--tf32", o.tf32, "allow TF32 tensor cores for fp32 convolutions and GEMMs");
   app.add_flag("--deterministic", o.deterministic, "deterministic cuDNN algorithms only");
+  app.add_flag("--autotune", o.autotune, "time cuDNN engines per shape instead of heuristics");
   app.add_flag("--json", o.json, "print one JSON line");
   try {
     app.parse(argc, argv);

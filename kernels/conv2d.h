@@ -30,7 +30,7 @@ inline int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int6
 
 // Scratch memory a convolution layer keeps between calls, so kernels do not allocate per
 // step: on the CPU one block per parallel slot (im2col columns, gathered gradients) and one
-// shared block (partial weight gradients).
+// shared block (partial weight gradients). One convolution call at a time per workspace.
 class Conv2dWorkspace {
  public:
   // Makes `slots` blocks of at least `bytes` each. Call before the parallel region.

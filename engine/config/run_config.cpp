@@ -310,9 +310,9 @@ RunConfig extract(const YAML::Node& r, const std::string& where) {
   t.device = get<std::string>(r, "train.device");
   t.threads = get<int64_t>(r, "train.threads");
   if (s.warmup_epochs >= static_cast<double>(t.epochs) && s.type != "constant" && s.warmup_epochs > 0)
-    throw ConfigError(where + ": key 'schedule.warmup_epochs': " +
-                      std::to_string(s.warmup_epochs) + " warm-up epochs leave nothing of " +
-                      std::to_string(t.epochs) + " training epochs (train.epochs)");
+    throw ConfigError(where + ": key 'schedule.warmup_epochs': " + YAML::Dump(lookup(r, "schedule.warmup_epochs")) +
+                      " warm-up epochs leave nothing of " + std::to_string(t.epochs) +
+                      " training epochs (train.epochs); use fewer warm-up epochs");
 
   CheckpointSection& k = c.checkpoint;
   k.every_epochs = get<int64_t>(r, "checkpoint.every_epochs");
@@ -349,7 +349,13 @@ RunConfig parse_run_config(const std::string& yaml_text, const std::string& wher
                       ") at the top level");
   check_tree(root, "", where);
   for (const auto& o : overrides) apply_override(root, o);
-  return extract(resolve(root, where), where);
+  YAML::Node resolved = resolve(root, where);
+  // The default warm-up (1 epoch) must not make short runs (train.epochs: 1) an error: only an
+  // explicit warm-up that leaves no training is one.
+  if (!lookup(root, "schedule.warmup_epochs").IsDefined() &&
+      resolved["schedule"]["warmup_epochs"].as<double>() >= resolved["train"]["epochs"].as<double>())
+    resolved["schedule"]["warmup_epochs"] = 0;
+  return extract(resolved, where);
 }
 
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {

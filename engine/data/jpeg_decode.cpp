@@ -1,7 +1,7 @@
 // JPEG decoding through the libjpeg API (libjpeg-turbo on Debian 12 and Ubuntu 24.04), with
 // DCT-domain scaling and partial decoding: jpeg_crop_scanline limits the columns to the iMCU
-// columns the crop touches and jpeg_skip_scanlines skips the rows above it; rows below it are
-// never read. libjpeg reports errors through a longjmp; its warnings ("premature end of data
+// columns the crop touches and jpeg_skip_scanlines skips the IDCT of the rows above and below
+// it (their entropy-coded data is still decoded, which validates the whole file). libjpeg reports errors through a longjmp; its warnings ("premature end of data
 // segment", "bad Huffman code") are treated as errors too, so a corrupt file never passes.
 #include <cstddef>
 #include <cstdio>
@@ -45,6 +45,7 @@ struct DecodeState {
   jpeg_decompress_struct cinfo;
   JpegErrorManager err;
   std::vector<uint8_t> rows;
+  std::vector<uint8_t> last_row;  // scratch for the final row read while validating
   std::string failure;  // set for our own checks (size limits), reported after cleanup
   int64_t width = 0, height = 0, components = 0, x_offset = 0, y_offset = 0;
   PixelRect crop;
@@ -123,7 +124,18 @@ DecodedImage decode_jpeg(const uint8_t* data, size_t size, int64_t channels,
       jpeg_read_scanlines(cinfo, &row, 1);
     }
     st->crop = {scaled.x - xoff, scaled.y - y0, scaled.w, scaled.h};
-    if (y1 == oh) jpeg_finish_decompress(cinfo);  // reads to EOI: catches trailing corruption
+    // Validate the rest of the file whatever the crop: entropy-decode the rows below it
+    // (jpeg_skip_scanlines skips the IDCT and colour work but not the Huffman decoding; a
+    // skip to the very end would skip the decoding too, hence the one row read last), then
+    // read to the end-of-image marker. So a file is bad or good independently of its crop,
+    // which keeps the loader's skip decisions identical across epochs and resumed runs.
+    if (static_cast<int64_t>(cinfo->output_scanline) < oh) {
+      if (oh - 1 > y1) jpeg_skip_scanlines(cinfo, static_cast<JDIMENSION>(oh - 1 - y1));
+      st->last_row.resize(row_bytes);
+      JSAMPROW row = st->last_row.data();
+      while (cinfo->output_scanline < cinfo->output_height) jpeg_read_scanlines(cinfo, &row, 1);
+    }
+    jpeg_finish_decompress(cinfo);
   }
   jpeg_destroy_decompress(cinfo);
   if (!st->failure.empty()) throw BadImageError(st->failure);

@@ -15,12 +15,9 @@
 // size and never contains a blank image. When more than max_skip_fraction of the data set has
 // been skipped, next() throws DataError. A file that cannot be read at all (permissions, I/O)
 // is a DataError at once.
-// Why this is deterministic: within an epoch a file is always tried with the same crop, so it
-// fails or succeeds the same way whichever thread tries it first. One limit: JPEG corruption
-// below the rows a crop needs is not seen (those rows are not decoded), so such a file can
-// pass in one epoch and fail in another; a resumed run has not yet remembered it, and can
-// differ from the uninterrupted run there. Truncation is caught for every crop (the
-// end-of-image marker is checked first), and `trainer pack` validates whole images.
+// Why this is deterministic: whether a file is bad does not depend on its crop (the JPEG
+// decoder validates the entropy-coded data of the whole file even when it decodes only part of
+// it), so it fails the same way whichever thread, epoch or resumed run tries it first.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>

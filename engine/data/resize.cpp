@@ -50,6 +50,54 @@ Taps compute_taps(int64_t in_size, double start, double length, int64_t out_size
   return t;
 }
 
+// Gives every output coordinate the same number of taps (zero weights pad the short ones,
+// shifted to stay inside the image), so the horizontal pass can use a fixed, unrolled tap
+// count. Returns false (taps unchanged) when the image is narrower than that count.
+bool equalise_taps(Taps& t, int64_t in_size) {
+  int64_t n = 0;
+  for (int64_t c : t.count) n = std::max(n, c);
+  if (n > in_size || n == 0) return false;
+  std::vector<float> w(t.first.size() * n, 0.0f);
+  for (size_t o = 0; o < t.first.size(); ++o) {
+    const int64_t first = std::min(t.first[o], in_size - n);
+    const int64_t shift = t.first[o] - first;
+    for (int64_t k = 0; k < t.count[o]; ++k) w[o * n + shift + k] = t.weights[o * t.max_taps + k];
+    t.first[o] = first;
+    t.count[o] = n;
+  }
+  t.weights = std::move(w);
+  t.max_taps = n;
+  return true;
+}
+
+// Horizontal pass with a compile-time channel and tap count: fully unrolled inner loops.
+template <int C, int T>
+void horizontal_row_fixed(const uint8_t* s, const Taps& tx, int64_t out_w, float* d) {
+  for (int64_t o = 0; o < out_w; ++o) {
+    const float* w = &tx.weights[o * T];
+    const uint8_t* p = s + tx.first[o] * C;
+    float acc[C] = {};
+    for (int k = 0; k < T; ++k)
+      for (int c = 0; c < C; ++c) acc[c] += w[k] * static_cast<float>(p[k * C + c]);
+    for (int c = 0; c < C; ++c) d[o * C + c] = acc[c];
+  }
+}
+
+using RowFn = void (*)(const uint8_t*, const Taps&, int64_t, float*);
+
+template <int C>
+RowFn fixed_row_fn(int64_t taps) {
+  switch (taps) {
+    case 1: return horizontal_row_fixed<C, 1>;
+    case 2: return horizontal_row_fixed<C, 2>;
+    case 3: return horizontal_row_fixed<C, 3>;
+    case 4: return horizontal_row_fixed<C, 4>;
+    case 5: return horizontal_row_fixed<C, 5>;
+    case 6: return horizontal_row_fixed<C, 6>;
+    default: return nullptr;
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -84,7 +132,10 @@ void horizontal_row_any(const uint8_t* s, const Taps& tx, int64_t out_w, int64_t
 
 void resize_region(const uint8_t* src, int64_t width, int64_t height, int64_t channels,
                    const PixelRect& rect, uint8_t* dst, int64_t out_w, int64_t out_h) {
-  const Taps tx = compute_taps(width, rect.x, rect.w, out_w);
+  Taps tx = compute_taps(width, rect.x, rect.w, out_w);
+  RowFn fixed = nullptr;
+  if ((channels == 3 || channels == 1) && equalise_taps(tx, width))
+    fixed = channels == 3 ? fixed_row_fn<3>(tx.max_taps) : fixed_row_fn<1>(tx.max_taps);
   const Taps ty = compute_taps(height, rect.y, rect.h, out_h);
   // Horizontal pass over only the source rows the vertical taps touch.
   int64_t row_lo = height, row_hi = 0;
@@ -98,7 +149,8 @@ void resize_region(const uint8_t* src, int64_t width, int64_t height, int64_t ch
   for (int64_t r = 0; r < rows; ++r) {
     const uint8_t* s = src + (row_lo + r) * width * channels;
     float* d = tmp.data() + r * row_len;
-    if (channels == 3) horizontal_row<3>(s, tx, out_w, d);
+    if (fixed) fixed(s, tx, out_w, d);
+    else if (channels == 3) horizontal_row<3>(s, tx, out_w, d);
     else if (channels == 1) horizontal_row<1>(s, tx, out_w, d);
     else horizontal_row_any(s, tx, out_w, channels, d);
   }

@@ -13,10 +13,14 @@ std::vector<Shape> Graph::input_shapes(const std::vector<Shape>& outputs, const 
   return in;
 }
 
-std::vector<Shape> Graph::shapes_at(int64_t batch) const {
+Shape Graph::batched_input(int64_t batch) const {
   std::vector<int64_t> d = {batch};
   for (int64_t x : input_chw_.dims()) d.push_back(x);
-  const Shape input(d);
+  return Shape(d);
+}
+
+std::vector<Shape> Graph::shapes_at(int64_t batch) const {
+  const Shape input = batched_input(batch);
   std::vector<Shape> outputs;
   outputs.reserve(nodes_.size());
   for (const Node& n : nodes_) outputs.push_back(n.layer->output_shape(input_shapes(outputs, input, n)));

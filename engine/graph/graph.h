@@ -107,6 +107,8 @@ class Graph {
   void check_input(const Tensor& input) const;
   std::vector<Shape> input_shapes(const std::vector<Shape>& outputs, const Shape& input,
                                   const Node& node) const;
+  // [batch, C, H, W]
+  Shape batched_input(int64_t batch) const;
   // Every node's output shape at this batch size.
   std::vector<Shape> shapes_at(int64_t batch) const;
   void prepare_buffers(int64_t batch);

@@ -182,23 +182,18 @@ std::unique_ptr<Graph> Graph::build(const YAML::Node& model, const std::string& 
   }
 
   // Shape inference at batch 1 (layers' shapes do not depend on the batch size).
-  Shape batch1({1});
-  {
-    std::vector<int64_t> d = {1};
-    for (int64_t x : input_chw.dims()) d.push_back(x);
-    batch1 = Shape(d);
-  }
+  const Shape batch1 = g->batched_input(1);
   std::vector<Shape> outputs;
   for (size_t i = 0; i < g->nodes_.size(); ++i) {
     Node& n = g->nodes_[i];
     const std::vector<Shape> in = g->input_shapes(outputs, batch1, n);
     try {
       outputs.push_back(n.layer->output_shape(in));
+      n.layer->build(in);
     } catch (const ShapeError& e) {
       throw ShapeError(yaml_location(spec.where, entries[i].node) + ": " + e.what() +
                        " (inputs at batch 1: " + shapes_text(entries[i].inputs, in) + ")");
     }
-    n.layer->build(in);
   }
 
   std::vector<bool> used(entries.size(), false);

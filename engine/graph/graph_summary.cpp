@@ -32,9 +32,7 @@ std::string pad(const std::string& s, size_t width, bool right = false) {
 Shape Graph::output_shape(int64_t batch) const { return shapes_at(batch).back(); }
 
 int64_t Graph::activation_bytes(int64_t batch) const {
-  std::vector<int64_t> d = {batch};
-  for (int64_t x : input_chw_.dims()) d.push_back(x);
-  const Shape input(d);
+  const Shape input = batched_input(batch);
   const std::vector<Shape> shapes = shapes_at(batch);
   const int64_t elem = static_cast<int64_t>(dtype_size(dtype_));
   int64_t bytes = 0;
@@ -50,9 +48,7 @@ int64_t Graph::activation_bytes(int64_t batch) const {
 std::string Graph::summary(int64_t batch) const {
   const std::vector<Shape> shapes = shapes_at(batch);
   std::vector<std::vector<std::string>> rows = {{"layer", "type", "inputs", "output", "parameters"}};
-  std::vector<int64_t> in_shape = {batch};
-  for (int64_t x : input_chw_.dims()) in_shape.push_back(x);
-  rows.push_back({"input", "", "", Shape(in_shape).str(), ""});
+  rows.push_back({"input", "", "", batched_input(batch).str(), ""});
   for (size_t i = 0; i < nodes_.size(); ++i) {
     const Node& n = nodes_[i];
     // Show inputs only where they are not simply the previous layer (residual wiring).
@@ -84,8 +80,12 @@ std::string Graph::summary(int64_t batch) const {
   out += "parameters: " + with_commas(num_parameters()) + " (" + mib(param_bytes) + " " +
          dtype_name(dtype_) + "; gradients the same)\n";
   out += "buffers: " + with_commas(buffer_elems) + " elements (running statistics, counters)\n";
-  out += "activation memory at batch " + std::to_string(batch) + ": " +
-         mib(activation_bytes(batch)) + " (outputs, their gradients and tensors saved for backward)\n";
+  const int64_t act = activation_bytes(batch);
+  out += "activation memory at batch " + std::to_string(batch) + ": " + mib(act) +
+         " (outputs, their gradients and tensors saved for backward)\n";
+  out += "training memory at batch " + std::to_string(batch) + ": " + mib(2 * param_bytes + act) +
+         " (parameters, gradients, activations; optimizer state adds 1x (SGD momentum) or 2x "
+         "(AdamW) the parameters)\n";
   return out;
 }
 

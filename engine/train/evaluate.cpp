@@ -8,18 +8,19 @@
 namespace te {
 
 void prepare_batch(const Batch& batch, Device device, const std::vector<float>& mean,
-                   const std::vector<float>& std, Tensor& input, Tensor& labels_out) {
+                   const std::vector<float>& std, DeviceBatch& out) {
   const Shape& s = batch.images.shape();  // [N, H, W, C]
-  const Shape nchw{s[0], s[3], s[1], s[2]};
-  if (!input.defined() || input.shape() != nchw || input.device() != device)
-    input = Tensor::empty(nchw, DType::F32, device);
+  ensure_shape(out.input, Shape{s[0], s[3], s[1], s[2]}, DType::F32, device);
   if (device.is_cpu()) {
-    ops::normalize_images(batch.images, input, mean, std);
-    labels_out = batch.labels;
+    ops::normalize_images(batch.images, out.input, mean, std);
+    out.labels = batch.labels;
     return;
   }
-  ops::normalize_images(batch.images.to(device), input, mean, std);
-  labels_out = batch.labels.to(device);
+  ensure_shape(out.images_u8, s, DType::U8, device);
+  out.images_u8.copy_from(batch.images);
+  ensure_shape(out.labels, batch.labels.shape(), DType::I32, device);
+  out.labels.copy_from(batch.labels);
+  ops::normalize_images(out.images_u8, out.input, mean, std);
 }
 
 std::vector<int64_t> argmax_rows(const Tensor& logits) {
@@ -48,14 +49,14 @@ EvalResult evaluate(Graph& graph, DataLoader& loader, const std::vector<float>& 
   RunContext ctx;
   ctx.training = false;
   double loss_sum = 0;
-  Tensor input, labels;
+  DeviceBatch db;
   Batch batch;
   loader.start_epoch(0, 0);
   while (loader.next(batch)) {
-    prepare_batch(batch, graph.device(), mean, std, input, labels);
-    const Tensor& logits = graph.forward(input, ctx);
+    prepare_batch(batch, graph.device(), mean, std, db);
+    const Tensor& logits = graph.forward(db.input, ctx);
     const int64_t n = batch.labels.dim(0);
-    loss_sum += loss_fn.forward(logits, labels) * static_cast<double>(n);
+    loss_sum += loss_fn.forward(logits, db.labels) * static_cast<double>(n);
     const std::vector<int64_t> predicted = argmax_rows(logits);
     const int32_t* truth = batch.labels.data<int32_t>();
     for (int64_t i = 0; i < n; ++i) {

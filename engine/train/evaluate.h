@@ -26,10 +26,17 @@ struct EvalResult {
 EvalResult evaluate(Graph& graph, DataLoader& loader, const std::vector<float>& mean,
                     const std::vector<float>& std);
 
-// Copies the loader's uint8 NHWC batch to `device` (when it is not the CPU) and normalises it
-// into `input` (float NCHW); labels go to `labels_out` on the device.
+// A batch ready for the graph: float NCHW input and int32 labels on the graph's device. The
+// tensors are kept and reused from batch to batch (no allocation per step once sized).
+struct DeviceBatch {
+  Tensor images_u8;  // the uint8 batch on the device (unused on the CPU)
+  Tensor input;      // normalised float NCHW
+  Tensor labels;     // int32 [N]
+};
+
+// Copies the loader's uint8 NHWC batch to `device` (when it is not the CPU) and normalises it.
 void prepare_batch(const Batch& batch, Device device, const std::vector<float>& mean,
-                   const std::vector<float>& std, Tensor& input, Tensor& labels_out);
+                   const std::vector<float>& std, DeviceBatch& out);
 
 // Index of the largest value of each row of logits [N, K] (the first on ties), on the host.
 std::vector<int64_t> argmax_rows(const Tensor& logits);

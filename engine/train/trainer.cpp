@@ -29,22 +29,23 @@ Trainer::Impl::StepResult Trainer::Impl::train_step() {
   StepResult r;
   const int64_t accum = config.train.grad_accum;
   bool finite = true;
+  for (size_t i = 0; i < buffers.size(); ++i) buffer_backup[i].copy_from(buffers[i].tensor);
   graph->zero_grad();
   for (int64_t micro = 0; micro < accum; ++micro) {
     Batch batch;
     if (!train_loader->next(batch))
       throw Error("the data loader ended the epoch early (batch " + std::to_string(state.batch + micro) +
                   " of " + std::to_string(train_loader->batches_per_epoch()) + ")");
-    prepare_batch(batch, graph->device(), info.mean, info.std, input, labels);
+    prepare_batch(batch, graph->device(), info.mean, info.std, this->batch);
     RunContext ctx;
     ctx.training = true;
     ctx.seed = state.seed;
     // Distinct per micro-batch, identical between a run and its resumption.
     ctx.step = static_cast<uint64_t>(state.step * accum + micro);
-    const Tensor& logits = graph->forward(input, ctx);
-    const double l = loss->forward(logits, labels);
+    const Tensor& logits = graph->forward(this->batch.input, ctx);
+    const double l = loss->forward(logits, this->batch.labels);
     r.images += batch.labels.dim(0);
-    r.correct += count_correct(logits, labels);
+    r.correct += count_correct(logits, this->batch.labels);
     if (!std::isfinite(l)) {
       finite = false;  // keep consuming the group's batches so the data position stays exact
       continue;
@@ -56,7 +57,10 @@ Trainer::Impl::StepResult Trainer::Impl::train_step() {
   }
   r.lr = schedule->lr_at(state.step);
   if (finite && !all_finite(graph->gradients())) finite = false;
-  if (!finite) return r;  // r.ok stays false: the step is skipped
+  if (!finite) {  // r.ok stays false: the step is skipped
+    for (size_t i = 0; i < buffers.size(); ++i) buffers[i].tensor.copy_from(buffer_backup[i]);
+    return r;
+  }
   if (config.train.grad_clip > 0) {
     r.grad_norm = clip_grad_norm(graph->gradients(), config.train.grad_clip);
   } else if ((state.step + 1) % config.logging.every_steps == 0) {

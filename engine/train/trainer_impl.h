@@ -11,6 +11,7 @@
 #include "engine/io/tensorboard_writer.h"
 #include "engine/layers/softmax_cross_entropy.h"
 #include "engine/optim/lr_schedule.h"
+#include "engine/train/evaluate.h"
 #include "engine/optim/optimizer.h"
 #include "engine/train/model_info.h"
 #include "engine/train/progress.h"
@@ -38,7 +39,12 @@ struct Trainer::Impl {
   int64_t steps_per_epoch = 0;
 
   // Reused across steps (nothing is allocated per step once shapes are known).
-  Tensor input, labels, grad_logits;
+  DeviceBatch batch;
+  Tensor grad_logits;
+  // Batch-norm running statistics before the step, restored when the step is skipped (a
+  // non-finite forward would otherwise poison them for every later step).
+  std::vector<NamedTensor> buffers;
+  std::vector<Tensor> buffer_backup;
 
   void setup();
   void open_data();

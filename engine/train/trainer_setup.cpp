@@ -88,6 +88,8 @@ void Trainer::Impl::build_model() {
   go.init_seed = config.train.seed;
   graph = Graph::build(model, where, info.input_chw, go);
   graph->to(options.device);
+  buffers = graph->named_buffers();
+  for (const auto& b : buffers) buffer_backup.push_back(b.tensor.clone());
 
   OptimizerConfig oc;
   oc.type = config.optim.type;

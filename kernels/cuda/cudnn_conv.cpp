@@ -13,6 +13,7 @@
 // is deprecated, so it is used only if the device-properties path is refused.
 #include "kernels/cuda/cudnn_conv.h"
 
+#include <cuda_runtime.h>
 #include <cudnn.h>
 
 #include <atomic>
@@ -177,10 +178,83 @@ std::string describe(ConvDirection dir, const ConvShape& s, float beta) {
   return buf;
 }
 
+void execute(const Plan& plan, const float* x, const float* w, const float* y) {
+  Context& ctx = context();
+  void* ws = plan.workspace > 0 ? workspace(static_cast<size_t>(plan.workspace)) : nullptr;
+  Desc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
+  const int64_t uids[3] = {kUidX, kUidW, kUidY};
+  void* ptrs[3] = {const_cast<float*>(x), const_cast<float*>(w), const_cast<float*>(y)};
+  set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids);
+  set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, ptrs);
+  set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &ws);
+  TE_CUDNN_CHECK(cudnnBackendFinalize(pack.get()));
+  TE_CUDNN_CHECK(cudnnBackendExecute(ctx.cudnn, plan.plan->get(), pack.get()));
+}
+
+// What a timed search runs the candidate plans on: the call's operands, with the output
+// (operand `out`, `out_count` floats) redirected to scratch so the real output is untouched.
+struct Operands {
+  const float* ptr[3];
+  int out;
+  int64_t out_count;
+};
+
+constexpr size_t kMaxCandidates = 8;
+std::atomic<bool> g_autotune{false};
+
+// Times every candidate (one warm-up run, then 3 timed runs) and returns the fastest.
+std::unique_ptr<Plan> fastest(std::vector<std::unique_ptr<Plan>>& candidates, const Operands& ops) {
+  if (candidates.size() == 1) return std::move(candidates[0]);
+  Context& ctx = context();
+  Allocator& alloc = *ctx.device_allocator;
+  const size_t bytes = static_cast<size_t>(ops.out_count) * sizeof(float);
+  void* scratch = alloc.allocate(bytes);
+  cudaEvent_t start = nullptr, stop = nullptr;
+  size_t best = 0;
+  float best_ms = 0;
+  bool found = false;
+  try {
+    TE_CUDA_CHECK(cudaEventCreate(&start));
+    TE_CUDA_CHECK(cudaEventCreate(&stop));
+    const float* p[3] = {ops.ptr[0], ops.ptr[1], ops.ptr[2]};
+    p[ops.out] = static_cast<const float*>(scratch);
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      try {
+        execute(*candidates[i], p[0], p[1], p[2]);
+        TE_CUDA_CHECK(cudaEventRecord(start, ctx.compute));
+        for (int r = 0; r < 3; ++r) execute(*candidates[i], p[0], p[1], p[2]);
+        TE_CUDA_CHECK(cudaEventRecord(stop, ctx.compute));
+        TE_CUDA_CHECK(cudaEventSynchronize(stop));
+        float ms = 0;
+        TE_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+        if (!found || ms < best_ms) {
+          best = i;
+          best_ms = ms;
+          found = true;
+        }
+      } catch (const DeviceError&) {
+        // a candidate that cannot run is simply not chosen
+      }
+    }
+  } catch (...) {
+    if (start) cudaEventDestroy(start);
+    if (stop) cudaEventDestroy(stop);
+    alloc.deallocate(scratch, bytes);
+    throw;
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  alloc.deallocate(scratch, bytes);  // stream-ordered: later work on the stream may reuse it
+  if (!found) return nullptr;
+  return std::move(candidates[best]);
+}
+
 // Builds the operation graph for (dir, shape) and returns a finalized plan, or nullptr when
-// no engine configuration fits. Throws on errors that are not "unsupported".
+// no engine configuration fits: the first allowed one in heuristic order, or with `timing` the
+// fastest of the first kMaxCandidates. Throws on errors that are not "unsupported".
 std::unique_ptr<Plan> build_plan(ConvDirection dir, const ConvShape& s, const int64_t align[3],
-                                 float beta, Binding binding, std::string& why) {
+                                 float beta, Binding binding, const Operands* timing,
+                                 std::string& why) {
   const int64_t xdims[4] = {s.n, s.c, s.h, s.w};
   const int64_t wdims[4] = {s.k, s.c / s.groups, s.r, s.s};
   const int64_t ydims[4] = {s.n, s.k, s.oh, s.ow};
@@ -278,7 +352,8 @@ std::unique_ptr<Plan> build_plan(ConvDirection dir, const ConvShape& s, const in
                                               CUDNN_TYPE_BACKEND_DESCRIPTOR, count, &got,
                                               raw.data()));
       int rejected_notes = 0, rejected_finalize = 0;
-      for (int64_t i = 0; i < got; ++i) {
+      std::vector<std::unique_ptr<Plan>> candidates;
+      for (int64_t i = 0; i < got && candidates.size() < kMaxCandidates; ++i) {
         std::vector<cudnnBackendNumericalNote_t> notes;
         int64_t engine_index = -1;
         if (!engine_notes(raw[i], notes, engine_index) || !notes_allowed(notes, strict)) {
@@ -310,7 +385,12 @@ std::unique_ptr<Plan> build_plan(ConvDirection dir, const ConvShape& s, const in
         out->plan = std::move(plan);
         out->workspace = ws;
         out->engine = "engine " + std::to_string(engine_index);
-        return out;
+        if (!timing) return out;
+        candidates.push_back(std::move(out));
+      }
+      if (!candidates.empty()) {
+        std::unique_ptr<Plan> best = fastest(candidates, *timing);
+        if (best) return best;
       }
       why = std::to_string(got) + " engine configurations: " + std::to_string(rejected_notes) +
             " excluded by numerics (tf32 " + (allow_tf32() ? "on" : "off") + ", deterministic " +
@@ -340,8 +420,10 @@ std::string cache_key(ConvDirection dir, const ConvShape& s, const int64_t align
 
 // The cached plan for this call, building it on first use. nullptr when cuDNN has no engine.
 std::shared_ptr<Plan> plan_for(ConvDirection dir, const ConvShape& s, const int64_t align[3],
-                               float beta, std::string& why) {
-  const std::string key = cache_key(dir, s, align, beta);
+                               float beta, const Operands& operands, std::string& why) {
+  const bool autotune = g_autotune.load();
+  const std::string key = cache_key(dir, s, align, beta) + (autotune ? "|timed" : "");
+  const Operands* timing = autotune ? &operands : nullptr;
   std::lock_guard<std::mutex> lock(g_cache_mutex);
   auto it = g_cache.find(key);
   if (it != g_cache.end()) return it->second;
@@ -352,10 +434,16 @@ std::shared_ptr<Plan> plan_for(ConvDirection dir, const ConvShape& s, const int6
 #else
   const Binding first = Binding::Handle;
 #endif
-  plan = build_plan(dir, s, align, beta, first, why);
+  try {
+    plan = build_plan(dir, s, align, beta, first, timing, why);
+  } catch (const DeviceError& e) {
+    // e.g. a cuDNN build that does not know the device-properties attributes yet
+    if (first == Binding::Handle || decided >= 0) throw;
+    why = e.what();
+  }
   if (!plan && decided < 0 && first == Binding::DeviceProp) {
     std::string why_handle;
-    plan = build_plan(dir, s, align, beta, Binding::Handle, why_handle);
+    plan = build_plan(dir, s, align, beta, Binding::Handle, timing, why_handle);
     if (plan) g_binding = static_cast<int>(Binding::Handle);
     else why += "; through the handle: " + why_handle;
   } else if (plan && decided < 0) {
@@ -366,19 +454,6 @@ std::shared_ptr<Plan> plan_for(ConvDirection dir, const ConvShape& s, const int6
   return shared;
 }
 
-void execute(const Plan& plan, const float* x, const float* w, const float* y) {
-  Context& ctx = context();
-  void* ws = plan.workspace > 0 ? workspace(static_cast<size_t>(plan.workspace)) : nullptr;
-  Desc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
-  const int64_t uids[3] = {kUidX, kUidW, kUidY};
-  void* ptrs[3] = {const_cast<float*>(x), const_cast<float*>(w), const_cast<float*>(y)};
-  set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids);
-  set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, ptrs);
-  set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &ws);
-  TE_CUDNN_CHECK(cudnnBackendFinalize(pack.get()));
-  TE_CUDNN_CHECK(cudnnBackendExecute(ctx.cudnn, plan.plan->get(), pack.get()));
-}
-
 }  // namespace
 
 void run_convolution(ConvDirection dir, const ConvShape& s, const float* x, const float* w,
@@ -386,7 +461,11 @@ void run_convolution(ConvDirection dir, const ConvShape& s, const float* x, cons
   if (s.n == 0 || s.k == 0 || s.c == 0) return;
   const int64_t align[3] = {alignment_of(x), alignment_of(w), alignment_of(y)};
   std::string why;
-  std::shared_ptr<Plan> plan = plan_for(dir, s, align, beta, why);
+  Operands operands{{x, w, y}, 2, s.n * s.k * s.oh * s.ow};
+  if (dir == ConvDirection::BackwardData) operands = {{x, w, y}, 0, s.n * s.c * s.h * s.w};
+  if (dir == ConvDirection::BackwardFilter)
+    operands = {{x, w, y}, 1, s.k * (s.c / s.groups) * s.r * s.s};
+  std::shared_ptr<Plan> plan = plan_for(dir, s, align, beta, operands, why);
   if (plan) {
     execute(*plan, x, w, y);
     return;
@@ -416,6 +495,9 @@ void run_convolution(ConvDirection dir, const ConvShape& s, const float* x, cons
   throw DeviceError("cuDNN has no engine for " + describe(dir, s, beta) + " (" + why +
                     "). Try train.deterministic: false or allowing TF32, or report this shape");
 }
+
+void set_conv_autotune(bool on) { g_autotune = on; }
+bool conv_autotune() { return g_autotune.load(); }
 
 size_t cached_conv_plans() {
   std::lock_guard<std::mutex> lock(g_cache_mutex);

@@ -27,6 +27,12 @@ struct ConvShape {
 void run_convolution(ConvDirection dir, const ConvShape& shape, const float* x, const float* w,
                      const float* y, float beta);
 
+// Timed search: when on, a new shape times up to 8 allowed engine configurations on the call's
+// own operands (output redirected to scratch) and keeps the fastest, instead of taking the
+// heuristics' first choice. Off by default (like torch.backends.cudnn.benchmark).
+void set_conv_autotune(bool on);
+bool conv_autotune();
+
 // How many plans are cached, and a one-line description of how the graph API is driven
 // (device-properties descriptor or handle) for `trainer doctor`.
 size_t cached_conv_plans();

@@ -186,3 +186,37 @@ TEST(RunConfig, LoadFromFileNamesTheFile) {
 
 }  // namespace
 }  // namespace te
+
+namespace te {
+namespace {
+TEST(RunConfig, DefaultWarmupShrinksForOneEpochRuns) {
+  const RunConfig c = parse_run_config(kMinimal, "run.yaml", {"train.epochs=1"});
+  EXPECT_DOUBLE_EQ(c.schedule.warmup_epochs, 0);
+  const std::string msg = error_of(std::string(kMinimal) + "train: {epochs: 1}\nschedule: {warmup_epochs: 1}\n");
+  EXPECT_NE(msg.find("run.yaml: key 'schedule.warmup_epochs': 1 warm-up epochs leave nothing of 1"),
+            std::string::npos) << msg;
+}
+}  // namespace
+}  // namespace te
+
+namespace te {
+namespace {
+// The shipped configs stay valid as the schema evolves.
+TEST(RunConfig, ShippedConfigsAreValid) {
+  for (const char* name : {"quickstart", "fashion_mnist", "catdog"}) {
+    const std::string path = std::string(TE_SOURCE_DIR) + "/configs/" + name + ".yaml";
+    SCOPED_TRACE(path);
+    RunConfig c;
+    ASSERT_NO_THROW(c = load_run_config(path));
+    EXPECT_FALSE(c.data.train.empty());
+    EXPECT_FALSE(c.data.val.empty());
+    EXPECT_TRUE(c.model["preset"].IsDefined());
+  }
+  // The catdog CPU recipe's overrides are accepted.
+  const RunConfig cpu = load_run_config(std::string(TE_SOURCE_DIR) + "/configs/catdog.yaml",
+                                        {"data.image_size=64", "train.epochs=8"});
+  EXPECT_EQ(cpu.data.image_size, 64);
+  EXPECT_EQ(cpu.train.epochs, 8);
+}
+}  // namespace
+}  // namespace te

@@ -101,6 +101,14 @@ TEST_F(SpatialOps, ConvolutionWithTf32StaysClose) {
   te::cuda::set_allow_tf32(false);
 }
 
+TEST_F(SpatialOps, TimedEngineSearchMatchesCpu) {
+  te::cuda::set_conv_autotune(true);
+  uint64_t seed = 700;
+  for (const ConvCase& c : {kConvCases[2], kConvCases[3], kConvCases[6]})
+    check_conv(c, seed += 10, 1e-3, 2e-4);
+  te::cuda::set_conv_autotune(false);
+}
+
 TEST_F(SpatialOps, DeterministicConvolutionRepeatsExactly) {
   te::cuda::set_deterministic(true);
   const ConvCase c = kConvCases[3];

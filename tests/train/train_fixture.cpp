@@ -127,10 +127,15 @@ CommandResult run_command(const std::vector<std::string>& argv) {
 }
 
 std::string python_with(const std::string& module) {
-  const char* env = std::getenv("TE_PYTHON");
-  const std::string python = env && *env ? env : "python3";
-  const std::string cmd = python + " -c 'import " + module + "' > /dev/null 2>&1";
-  return std::system(cmd.c_str()) == 0 ? python : "";
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("TE_PYTHON"); env && *env) candidates.push_back(env);
+  candidates.push_back("python3");
+  candidates.push_back("/usr/bin/python3");  // Debian's python3-torch lives there
+  for (const auto& python : candidates) {
+    const std::string cmd = python + " -c 'import " + module + "' > /dev/null 2>&1";
+    if (std::system(cmd.c_str()) == 0) return python;
+  }
+  return "";
 }
 
 }  // namespace te::testing

@@ -39,7 +39,7 @@ pid_t spawn_command(const std::vector<std::string>& argv, const std::string& log
 // Waits for `pid`; the exit code, or 128 + signal.
 int wait_exit_code(pid_t pid);
 
-// Python with `module` importable, from TE_PYTHON (else python3); "" when there is none.
+// A Python that can import `module`: TE_PYTHON, python3 or /usr/bin/python3; "" if none.
 std::string python_with(const std::string& module);
 
 }  // namespace te::testing

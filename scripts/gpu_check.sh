@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# One-shot check on a GPU machine: configure and build for sm_90 (Release, all cores), run every
+# test including the GPU ones, `trainer doctor`, and the training-throughput benchmark (resnet18,
+# 224x224, batch 256, fp32, TF32 off and on) next to PyTorch when it imports; prints a short
+# table last. Needs no network (no apt, no pip). Meant to finish within 5 minutes on 16 cores.
+#
+#   scripts/gpu_check.sh             build + all tests + doctor + benchmark
+#   scripts/gpu_check.sh --sanitize  build + the GPU tests under compute-sanitizer (memcheck)
+#
+# Environment: BUILD_DIR (default build-gpu), CUDA_ARCH (default 90), OUT (if set, logs and the
+# summary are copied there), AUTOTUNE=1 (benchmark with timed cuDNN engine search on both sides:
+# the engine's --autotune and torch.backends.cudnn.benchmark; default: heuristics on both).
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+SANITIZE=0
+for arg in "$@"; do
+  case "$arg" in
+    --sanitize) SANITIZE=1 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $arg (expected --sanitize)" >&2; exit 2 ;;
+  esac
+done
+BUILD="${BUILD_DIR:-$ROOT/build-gpu}"
+ARCH="${CUDA_ARCH:-90}"
+JOBS="$(nproc)"
+LOGS="$BUILD/gpu_check"
+mkdir -p "$LOGS"
+export PATH="/usr/local/cuda/bin:$PATH"
+START=$(date +%s)
+declare -a SUMMARY=()
+note() { SUMMARY+=("$(printf '%-22s %s' "$1" "$2")"); }
+elapsed() { echo $(( $(date +%s) - START )); }
+show_tail() { echo "---- last lines of $1 ----"; tail -n "${2:-40}" "$1"; echo "----"; }
+finish() {
+  echo
+  echo "================ GPU check summary ($(elapsed) s) ================"
+  for line in "${SUMMARY[@]}"; do echo "$line"; done
+  if [ -n "${OUT:-}" ]; then
+    mkdir -p "$OUT" && cp -r "$LOGS" "$OUT/" 2>/dev/null
+    printf '%s\n' "${SUMMARY[@]}" > "$OUT/gpu_check_summary.txt"
+  fi
+  exit "$1"
+}
+
+# ---- the machine ----
+if command -v nvidia-smi >/dev/null; then
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -n 4
+  note "gpu" "$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -n 1)"
+else
+  note "gpu" "nvidia-smi not found"
+fi
+
+# ---- configure ----
+# The CUDA kernels reach the layers through kernels/dispatch.h only when TE_WITH_CUDA_KERNELS is
+# defined. If the tree does not define it yet, this check defines it for its own build, so the
+# whole model path is exercised on the GPU (and says so in the summary).
+EXTRA=()
+if grep -rqsE 'define\s+TE_WITH_CUDA_KERNELS|compile_definitions\(.*TE_WITH_CUDA_KERNELS' \
+     kernels/dispatch.h CMakeLists.txt cmake engine/CMakeLists.txt; then
+  DISPATCH="CUDA dispatch on (defined by the tree)"
+else
+  EXTRA+=(-DCMAKE_CXX_FLAGS=-DTE_WITH_CUDA_KERNELS -DCMAKE_CUDA_FLAGS=-DTE_WITH_CUDA_KERNELS)
+  DISPATCH="CUDA dispatch on for this check only (-DTE_WITH_CUDA_KERNELS; the tree has it off)"
+fi
+configure() {
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTE_CUDA=ON \
+    -DTE_CUDA_ARCHITECTURES="$ARCH" -DTE_BUILD_TESTS=ON -DTE_BUILD_BENCH=ON "${EXTRA[@]}" "$@" \
+    > "$LOGS/configure.log" 2>&1
+}
+if ! configure; then
+  # cuDNN may only be present inside PyTorch's nvidia-cudnn wheel.
+  CUDNN_DIR="$(python3 -c 'import os, nvidia.cudnn as c; print(os.path.dirname(c.__file__))' 2>/dev/null || true)"
+  if [ -n "$CUDNN_DIR" ] && configure -DCUDNN_ROOT="$CUDNN_DIR"; then
+    note "configure" "OK (cuDNN from $CUDNN_DIR)"
+  else
+    show_tail "$LOGS/configure.log"
+    note "configure" "FAILED (see $LOGS/configure.log)"
+    finish 1
+  fi
+else
+  note "configure" "OK, sm_$ARCH, $(grep -m1 -o 'cuDNN: .*' "$LOGS/configure.log" || echo 'cuDNN found')"
+fi
+note "dispatch" "$DISPATCH"
+
+# ---- build ----
+T0=$(date +%s)
+if ! timeout 240 ninja -C "$BUILD" -j "$JOBS" > "$LOGS/build.log" 2>&1; then
+  grep -E 'error|FAILED' "$LOGS/build.log" | head -n 30
+  show_tail "$LOGS/build.log" 20
+  note "build" "FAILED after $(( $(date +%s) - T0 )) s (see $LOGS/build.log)"
+  finish 1
+fi
+note "build" "OK in $(( $(date +%s) - T0 )) s with $JOBS jobs"
+STATUS=0
+
+if [ "$SANITIZE" = 1 ]; then
+  SAN="$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)"
+  if [ ! -x "$SAN" ]; then
+    note "sanitize" "compute-sanitizer not found"
+    finish 1
+  fi
+  # memcheck slows kernels 10-100x: the resnet step and the TF32 repeat are left out.
+  T0=$(date +%s)
+  timeout 280 "$SAN" --tool memcheck --error-exitcode 9 --print-limit 20 \
+    "$BUILD/tests/test_cuda" --gtest_filter='-ResNetStep.*:*Tf32*' > "$LOGS/memcheck.log" 2>&1
+  rc=$?
+  RESULT="$(grep -E 'ERROR SUMMARY' "$LOGS/memcheck.log" | tail -n 1)"
+  PASSED="$(grep -cE '^\[       OK \]' "$LOGS/memcheck.log")"
+  SKIPPED="$(grep -cE '^\[  SKIPPED \]' "$LOGS/memcheck.log")"
+  if [ $rc -ne 0 ]; then
+    show_tail "$LOGS/memcheck.log" 60
+    STATUS=1
+  fi
+  note "memcheck" "exit $rc in $(( $(date +%s) - T0 )) s: ${RESULT:-no summary}; $PASSED tests ok, $SKIPPED skipped"
+  finish $STATUS
+fi
+
+# ---- tests ----
+T0=$(date +%s)
+timeout 110 ctest --test-dir "$BUILD" -LE gpu -j "$JOBS" --timeout 90 > "$LOGS/ctest_cpu.log" 2>&1
+rc_cpu=$?
+timeout 100 ctest --test-dir "$BUILD" -L gpu -j 4 --timeout 90 > "$LOGS/ctest_gpu.log" 2>&1
+rc_gpu=$?
+for kind in cpu gpu; do
+  log="$LOGS/ctest_$kind.log"
+  line="$(grep -E 'tests passed' "$log" | tail -n 1)"
+  skipped="$(grep -c '\*\*\*Skipped' "$log")"
+  [ -z "$line" ] && line="no result (timed out?)"
+  note "ctest ($kind label)" "$line; $skipped skipped"
+done
+if [ $rc_cpu -ne 0 ] || [ $rc_gpu -ne 0 ]; then
+  grep -hE 'Failed|\*\*\*' "$LOGS"/ctest_*.log | head -n 20
+  # The output of the first failing GPU tests, for the record.
+  for t in $(grep -hoE '[0-9]+ - [A-Za-z0-9_.]+ \(Failed\)' "$LOGS/ctest_gpu.log" | awk '{print $3}' | head -n 3); do
+    "$BUILD/tests/test_cuda" --gtest_filter="$t" 2>&1 | tail -n 25
+  done
+  STATUS=1
+fi
+note "tests time" "$(( $(date +%s) - T0 )) s"
+
+# ---- doctor ----
+if timeout 60 "$BUILD/engine/cli/trainer" doctor > "$LOGS/doctor.log" 2>&1; then
+  note "trainer doctor" "$(grep -E 'Convolution check|No usable GPU' "$LOGS/doctor.log" | head -n 1)"
+else
+  cat "$LOGS/doctor.log"
+  note "trainer doctor" "FAILED: $(grep -E 'Convolution check|cannot' "$LOGS/doctor.log" | head -n 1)"
+  STATUS=1
+fi
+cat "$LOGS/doctor.log"
+
+# ---- benchmark ----
+BENCH="$BUILD/bench/bench_train_throughput"
+T0=$(date +%s)
+if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+  AUTO=()
+  [ "${AUTOTUNE:-0}" = 1 ] && AUTO=(--autotune)
+  timeout 200 python3 "$ROOT/bench/compare_torch.py" --engine-bench "$BENCH" --tf32 both \
+    "${AUTO[@]}" --json-out "$LOGS/bench.json" > "$LOGS/bench.log" 2>&1
+  rc=$?
+  cat "$LOGS/bench.log"
+  [ $rc -ne 0 ] && STATUS=1
+  while IFS= read -r line; do SUMMARY+=("  $line"); done < <(sed -n '/^TF32/,$p' "$LOGS/bench.log")
+  note "benchmark" "exit $rc in $(( $(date +%s) - T0 )) s (resnet18 224 batch 256 fp32, engine and PyTorch)"
+else
+  note "benchmark" "PyTorch with CUDA not importable: engine only"
+  for flag in "" "--tf32"; do
+    if timeout 120 "$BENCH" --model resnet18 --batch 256 --size 224 --device cuda $flag \
+        >> "$LOGS/bench.log" 2>&1; then
+      SUMMARY+=("  $(tail -n 1 "$LOGS/bench.log")")
+    else
+      show_tail "$LOGS/bench.log" 10
+      SUMMARY+=("  bench $flag FAILED")
+      STATUS=1
+    fi
+  done
+fi
+finish $STATUS
