@@ -3,6 +3,7 @@
 // images/s, averaged over several steps after one warm-up step.
 //
 //   bench_step_cpu [--model resnet18] [--batch 8] [--size 224] [--steps 3] [--threads N]
+//                  [--classes 1000] [--channels 3]
 //
 // The reference: PyTorch 1.13, 2 threads, resnet18 at batch 8, 3x224x224: ~13.5 img/s.
 #include <chrono>
@@ -26,7 +27,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 int main(int argc, char** argv) {
   std::string model = "resnet18";
-  int64_t batch = 8, size = 224, steps = 3, classes = 1000;
+  int64_t batch = 8, size = 224, steps = 3, classes = 1000, channels = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const char* v = argv[i + 1];
@@ -34,6 +35,8 @@ int main(int argc, char** argv) {
     else if (k == "--batch") batch = std::atoll(v);
     else if (k == "--size") size = std::atoll(v);
     else if (k == "--steps") steps = std::atoll(v);
+    else if (k == "--classes") classes = std::atoll(v);
+    else if (k == "--channels") channels = std::atoll(v);
     else if (k == "--threads") te::set_num_threads(std::atoi(v));
     else {
       std::fprintf(stderr, "unknown option %s\n", argv[i]);
@@ -42,10 +45,11 @@ int main(int argc, char** argv) {
   }
   try {
     const YAML::Node spec = YAML::Load("{preset: " + model + ", num_classes: " +
-                                       std::to_string(classes) + ", in_channels: 3}");
-    auto graph = te::Graph::build(spec, "bench", {3, size, size});
+                                       std::to_string(classes) + ", in_channels: " +
+                                       std::to_string(channels) + "}");
+    auto graph = te::Graph::build(spec, "bench", {channels, size, size});
     // Random inputs in [-2, 2) (roughly normalised pixels) and random labels.
-    te::Tensor x = te::Tensor::empty({batch, 3, size, size});
+    te::Tensor x = te::Tensor::empty({batch, channels, size, size});
     te::CounterRng rng(1, 0, 0);
     for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = rng.uniform(-2.0f, 2.0f);
     te::Tensor labels = te::Tensor::empty({batch}, te::DType::I32);
@@ -79,9 +83,10 @@ int main(int argc, char** argv) {
     }
     const double per_step = total / static_cast<double>(steps);
     std::printf(
-        "%s, batch %lld, 3x%lldx%lld, %d threads: %.1f ms/step (forward %.1f, backward %.1f), "
+        "%s, batch %lld, %lldx%lldx%lld, %d threads: %.1f ms/step (forward %.1f, backward %.1f), "
         "%.2f images/s\n",
-        model.c_str(), static_cast<long long>(batch), static_cast<long long>(size),
+        model.c_str(), static_cast<long long>(batch), static_cast<long long>(channels),
+        static_cast<long long>(size),
         static_cast<long long>(size), te::num_threads(), per_step * 1e3, fwd / steps * 1e3,
         bwd / steps * 1e3, static_cast<double>(batch) / per_step);
   } catch (const std::exception& e) {

@@ -352,9 +352,16 @@ RunConfig parse_run_config(const std::string& yaml_text, const std::string& wher
   YAML::Node resolved = resolve(root, where);
   // The default warm-up (1 epoch) must not make short runs (train.epochs: 1) an error: only an
   // explicit warm-up that leaves no training is one.
-  if (!lookup(root, "schedule.warmup_epochs").IsDefined() &&
-      resolved["schedule"]["warmup_epochs"].as<double>() >= resolved["train"]["epochs"].as<double>())
+  // The same for onecycle, which has its own warm-up phase (schedule.pct_start).
+  const YAML::Node warmup_given = lookup(root, "schedule.warmup_epochs");
+  const bool onecycle = resolved["schedule"]["type"].as<std::string>() == "onecycle";
+  if (!warmup_given.IsDefined() &&
+      (onecycle || resolved["schedule"]["warmup_epochs"].as<double>() >= resolved["train"]["epochs"].as<double>()))
     resolved["schedule"]["warmup_epochs"] = 0;
+  if (onecycle && warmup_given.IsDefined() && warmup_given.as<double>() > 0)
+    throw ConfigError(locate(where, warmup_given, "schedule.warmup_epochs") +
+                      ": the onecycle schedule has its own warm-up (schedule.pct_start); remove "
+                      "warmup_epochs or set it to 0");
   return extract(resolved, where);
 }
 

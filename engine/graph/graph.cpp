@@ -63,24 +63,38 @@ void Graph::check_input(const Tensor& input) const {
                 input.device().str());
 }
 
-void Graph::prepare_buffers(int64_t batch) {
-  if (batch == prepared_batch_) return;
+namespace {
+// Points `view` at the first elements of `buffer`, growing the buffer when it is too small.
+void view_into(Tensor& buffer, Tensor& view, const Shape& shape, DType dtype, Device device) {
+  if (!buffer.defined() || buffer.numel() < shape.numel() || buffer.dtype() != dtype ||
+      buffer.device() != device)
+    buffer = Tensor::empty({shape.numel()}, dtype, device);
+  view = buffer.slice_flat(0, shape);
+}
+}  // namespace
+
+void Graph::prepare_outputs(int64_t batch) {
+  if (batch == outputs_batch_) return;
   const std::vector<Shape> shapes = shapes_at(batch);
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    view_into(nodes_[i].output_buffer, nodes_[i].output, shapes[i], dtype_, device_);
+  outputs_batch_ = batch;
+}
+
+void Graph::prepare_grads(int64_t batch) {
+  if (batch == grads_batch_) return;
   for (size_t i = 0; i < nodes_.size(); ++i) {
     Node& n = nodes_[i];
-    ensure_shape(n.output, shapes[i], dtype_, device_);
     // The last node's gradient is the caller's grad_output.
     if (n.needs_grad && i + 1 < nodes_.size())
-      ensure_shape(n.grad, shapes[i], dtype_, device_);
-    else
-      n.grad = Tensor();
+      view_into(n.grad_buffer, n.grad, n.output.shape(), dtype_, device_);
   }
-  prepared_batch_ = batch;
+  grads_batch_ = batch;
 }
 
 const Tensor& Graph::forward(const Tensor& input, const RunContext& ctx) {
   check_input(input);
-  prepare_buffers(input.dim(0));
+  prepare_outputs(input.dim(0));
   input_ = input;
   std::vector<const Tensor*> in;
   for (Node& n : nodes_) {
@@ -100,6 +114,7 @@ void Graph::backward(const Tensor& grad_output, const RunContext& ctx) {
                      dtype_name(grad_output.dtype()) + " on " + grad_output.device().str() +
                      ", but the output of the last forward is " + out.shape().str() + " " +
                      dtype_name(dtype_) + " on " + device_.str());
+  prepare_grads(out.dim(0));
   for (size_t k = nodes_.size(); k-- > 0;) {
     Node& n = nodes_[k];
     if (!n.needs_grad) continue;

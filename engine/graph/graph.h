@@ -3,7 +3,7 @@
 // created by type name, their output shapes inferred and checked (errors name the layer and the
 // shapes), their parameters bound as views into ONE flat parameter buffer and ONE flat gradient
 // buffer (one fused optimizer step, one copy for a checkpoint). Activations and their gradients
-// stay allocated across steps and are reallocated only when the batch size changes.
+// stay allocated across steps and are reallocated only when the batch size grows.
 //
 // Backward runs the nodes in reverse. The first consumer of a node's output met in reverse order
 // writes the node's gradient (GradMode::Overwrite) and later ones add to it (Accumulate), so
@@ -96,7 +96,10 @@ class Graph {
     std::vector<GradMode> grad_modes;   // per input, for backward
     bool needs_grad = false;            // some parameter lies at or upstream of this node
     int64_t param_offset = 0, param_count = 0;  // this node's slice of the flat buffers
-    Tensor output, grad;                // kept across steps
+    // Views of the first elements of the buffers, which keep the largest size seen: a smaller
+    // batch (an epoch's last, partial one) reuses them without allocating.
+    Tensor output, grad;
+    Tensor output_buffer, grad_buffer;
   };
 
   Graph() = default;
@@ -111,7 +114,10 @@ class Graph {
   Shape batched_input(int64_t batch) const;
   // Every node's output shape at this batch size.
   std::vector<Shape> shapes_at(int64_t batch) const;
-  void prepare_buffers(int64_t batch);
+  // Shapes the outputs (forward) or the gradients (backward, so inference never allocates
+  // them) for this batch size.
+  void prepare_outputs(int64_t batch);
+  void prepare_grads(int64_t batch);
 
   std::vector<Node> nodes_;
   Shape input_chw_;
@@ -119,7 +125,7 @@ class Graph {
   Device device_ = Device::cpu();
   Tensor params_, grads_;
   Tensor input_;  // the last forward's input (shares the caller's storage)
-  int64_t prepared_batch_ = -1;
+  int64_t outputs_batch_ = -1, grads_batch_ = -1;
 };
 
 }  // namespace te

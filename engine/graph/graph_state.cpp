@@ -1,4 +1,5 @@
 // Parameters and buffers: the flat buffers, names, state dicts, initialisation, devices.
+#include <algorithm>
 #include <map>
 
 #include "engine/core/error.h"
@@ -132,11 +133,10 @@ void Graph::to(Device device) {
   bind_views();
   for (Node& n : nodes_) {
     for (Param& b : n.layer->buffers()) b.value = b.value.to(device);
-    n.output = Tensor();
-    n.grad = Tensor();
+    n.output = n.grad = n.output_buffer = n.grad_buffer = Tensor();
   }
   input_ = Tensor();
-  prepared_batch_ = -1;
+  outputs_batch_ = grads_batch_ = -1;
 }
 
 std::vector<std::pair<int64_t, int64_t>> Graph::no_decay_ranges() const {

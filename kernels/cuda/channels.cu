@@ -2,9 +2,9 @@
 // affine maps, conv bias add and bias gradient.
 //
 // Reductions: channel c is split into `splits` contiguous ranges of its N*HW values; block
-// (c, j) sums range j (threads stride over it; the index m maps to n = m / HW, hw = m % HW) in
-// double and writes one partial. A second, tiny kernel adds a channel's partials in order.
-// Fixed splits and orders make every result repeat exactly from run to run.
+// (c, j) sums range j (threads stride over it; the index m maps to n = m / HW, hw = m % HW,
+// tracked incrementally) in double and writes one partial. A second, tiny kernel adds a
+// channel's partials in order. Fixed splits and orders make every result repeat exactly.
 // Element-wise maps: grid.y walks the N*C planes (so the channel is plane % C, no division per
 // element) and grid.x with the threads walks the HW positions of a plane.
 #include "kernels/cuda/check.h"
@@ -25,12 +25,22 @@ __global__ void channel_sums_kernel(int mode, const float* a, const float* b, co
   const double mu = mode == 1 ? double(mean[ch]) : 0.0;
   const double is = mode == 1 ? double(invstd[ch]) : 0.0;
   double s1 = 0, s2 = 0;
-  for (int64_t m = begin + threadIdx.x; m < end; m += blockDim.x) {
-    const int64_t img = m / hw, pos = m - img * hw;
+  // (img, pos) of m, advanced by blockDim.x = step_img * hw + step_pos without dividing again
+  // (64-bit division is slow on the GPU and this loop is memory-bound otherwise).
+  int64_t m = begin + threadIdx.x;
+  int64_t img = m / hw, pos = m - img * hw;
+  const int64_t step_img = blockDim.x / hw, step_pos = blockDim.x - step_img * hw;
+  for (; m < end; m += blockDim.x) {
     const int64_t idx = (img * c + ch) * hw + pos;
     const double va = a[idx];
     s1 += va;
     s2 += mode == 0 ? va * va : va * (double(b[idx]) - mu) * is;
+    img += step_img;
+    pos += step_pos;
+    if (pos >= hw) {
+      pos -= hw;
+      ++img;
+    }
   }
   s1 = dev::block_sum(s1, shared);
   s2 = dev::block_sum(s2, shared);
@@ -178,9 +188,9 @@ unsigned per_channel_blocks(int64_t c) { return static_cast<unsigned>((c + 127) 
 }  // namespace
 
 int channel_splits(int64_t n, int64_t c, int64_t hw, int sm_count) {
-  // Enough blocks to fill the GPU about 4 times over, but at least 4096 values per block.
+  // Enough blocks to fill the GPU about 8 times over, but at least 4096 values per block.
   const int64_t total = n * hw;
-  int64_t want = (4 * int64_t(sm_count > 0 ? sm_count : 80) + c - 1) / (c > 0 ? c : 1);
+  int64_t want = (8 * int64_t(sm_count > 0 ? sm_count : 80) + c - 1) / (c > 0 ? c : 1);
   const int64_t most = (total + 4095) / 4096;
   if (want > most) want = most;
   if (want > 64) want = 64;

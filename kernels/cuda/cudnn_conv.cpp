@@ -90,12 +90,13 @@ struct Plan {
 
 enum class Binding { DeviceProp, Handle };
 std::atomic<int> g_binding{-1};  // -1: not decided yet, else a Binding
+std::atomic<bool> g_executed{false};  // some plan has executed with the current binding
 
 #if CUDNN_VERSION >= 90800
 // One device-properties descriptor for the process (made from the handle of the initialised
 // device).
 cudnnBackendDescriptor_t device_prop() {
-  static std::unique_ptr<Desc> prop;
+  static Desc* prop = nullptr;  // never destroyed: see g_cache
   static std::mutex m;
   std::lock_guard<std::mutex> lock(m);
   if (!prop) {
@@ -103,7 +104,7 @@ cudnnBackendDescriptor_t device_prop() {
     cudnnHandle_t h = context().cudnn;
     set_attr(p->get(), CUDNN_ATTR_DEVICEPROP_HANDLE, CUDNN_TYPE_HANDLE, 1, &h);
     TE_CUDNN_CHECK(cudnnBackendFinalize(p->get()));
-    prop = std::move(p);
+    prop = p.release();
   }
   return prop->get();
 }
@@ -401,8 +402,10 @@ std::unique_ptr<Plan> build_plan(ConvDirection dir, const ConvShape& s, const in
   return nullptr;
 }
 
+// Plans live until the process ends and are deliberately never destroyed: destroying cuDNN
+// descriptors from a static destructor can run after the CUDA driver has shut down.
 std::mutex g_cache_mutex;
-std::unordered_map<std::string, std::shared_ptr<Plan>> g_cache;
+auto& g_cache = *new std::unordered_map<std::string, std::shared_ptr<Plan>>;
 
 std::string cache_key(ConvDirection dir, const ConvShape& s, const int64_t align[3], float beta) {
   char buf[400];
@@ -467,7 +470,22 @@ void run_convolution(ConvDirection dir, const ConvShape& s, const float* x, cons
     operands = {{x, w, y}, 1, s.k * (s.c / s.groups) * s.r * s.s};
   std::shared_ptr<Plan> plan = plan_for(dir, s, align, beta, operands, why);
   if (plan) {
-    execute(*plan, x, w, y);
+    try {
+      execute(*plan, x, w, y);
+    } catch (const DeviceError&) {
+      // A plan bound through device properties that finalized but cannot execute: before any
+      // such plan has run, fall back to binding through the handle (once) and try again.
+      if (g_executed.load() || g_binding.load() != static_cast<int>(Binding::DeviceProp)) throw;
+      {
+        std::lock_guard<std::mutex> lock(g_cache_mutex);
+        g_cache.clear();
+        g_binding = static_cast<int>(Binding::Handle);
+      }
+      g_executed = true;  // no second fallback
+      run_convolution(dir, s, x, w, y, beta);
+      return;
+    }
+    g_executed = true;
     return;
   }
   if (beta != 0.0f) {

@@ -195,6 +195,11 @@ TEST(RunConfig, DefaultWarmupShrinksForOneEpochRuns) {
   const std::string msg = error_of(std::string(kMinimal) + "train: {epochs: 1}\nschedule: {warmup_epochs: 1}\n");
   EXPECT_NE(msg.find("run.yaml: key 'schedule.warmup_epochs': 1 warm-up epochs leave nothing of 1"),
             std::string::npos) << msg;
+  // onecycle warms up by itself: the default warm-up steps aside, an explicit one is an error.
+  EXPECT_DOUBLE_EQ(parse_run_config(std::string(kMinimal) + "schedule: {type: onecycle}\n", "run.yaml")
+                       .schedule.warmup_epochs, 0);
+  const std::string one = error_of(std::string(kMinimal) + "schedule:\n  type: onecycle\n  warmup_epochs: 2\n");
+  EXPECT_NE(one.find("run.yaml:6: key 'schedule.warmup_epochs': the onecycle schedule"), std::string::npos) << one;
 }
 }  // namespace
 }  // namespace te

@@ -52,6 +52,16 @@ TEST_F(LossOptimOps, SoftmaxCrossEntropyMatchesCpu) {
       grad2.expect_guards_intact(what + " fused");
       expect_close(grad2.view, grad_cpu, 1e-5, 1e-6, what + " fused gradient");
 
+      Guarded probs3({n, k}, DType::F32), grad3({n, k}, DType::F32);
+      Tensor loss_sum = Tensor::zeros({1}, DType::F64, gpu());
+      ops::cuda::softmax_xent_fused_async(to_gpu(logits), to_gpu(labels), eps, scale, probs3.view,
+                                          grad3.view, loss_sum);
+      EXPECT_NEAR(loss_sum.to_f64_vector()[0] / static_cast<double>(n), loss_cpu,
+                  1e-6 * std::max(1.0, std::fabs(loss_cpu)))
+          << what << " async";
+      grad3.expect_guards_intact(what + " async");
+      expect_close(grad3.view, grad_cpu, 1e-5, 1e-6, what + " async gradient");
+
       Tensor sm_cpu = Tensor::empty({n, k});
       ops::cpu::softmax_rows(logits, sm_cpu);
       Guarded sm({n, k}, DType::F32);

@@ -68,8 +68,9 @@ TEST(Transform, EvalResizesShorterSideAndCentreCrops) {
   for (int y = 0; y < 4; ++y)
     for (int x = 0; x < 4; ++x) EXPECT_EQ(out[y * 4 + x], px[y * 6 + x + 1]);
   // Rows [10 20 40 80] shrink to [19 54] (see Resize.DownscaleAveragesWithWidenedTriangle).
-  std::vector<uint8_t> rows;
-  for (int y = 0; y < 4; ++y) rows.insert(rows.end(), {10, 20, 40, 80});
+  const uint8_t row[4] = {10, 20, 40, 80};
+  std::vector<uint8_t> rows(16);
+  for (int i = 0; i < 16; ++i) rows[i] = row[i % 4];
   cfg.image_size = 2;
   Transform half(cfg);
   std::vector<uint8_t> out2(4);
@@ -192,7 +193,8 @@ TEST(Normalize, MatchesHandComputedValues) {
   for (int i = 0; i < 6; ++i) EXPECT_NEAR(out[i], want[i], 1e-5) << i;
   Tensor wrong = Tensor::empty(Shape{1, 3, 2, 1});
   EXPECT_THROW(ops::normalize_images(x, wrong, mean, std), ShapeError);
-  EXPECT_THROW(ops::normalize_images(x, y, {0.5f, 0.5f}, std), ShapeError);
+  const std::vector<float> two_means(2, 0.5f);
+  EXPECT_THROW(ops::normalize_images(x, y, two_means, std), ShapeError);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Presets against torchvision: parameter counts, state-dict names, shapes and order.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>

@@ -2,6 +2,7 @@
 // (f64), and overfitting one small batch with SGD and the real loss.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/layers/softmax_cross_entropy.h"

@@ -76,10 +76,25 @@ std::string tiny_config(const std::string& data_root, const std::string& extra) 
          extra;
 }
 
+namespace {
+// Removes every directory fresh_dir made when the test program ends (keep them for debugging
+// with TE_KEEP_TEST_DIRS=1).
+struct DirCleanup {
+  std::vector<std::string> dirs;
+  ~DirCleanup() {
+    if (std::getenv("TE_KEEP_TEST_DIRS")) return;
+    std::error_code ec;
+    for (const auto& d : dirs) fs::remove_all(d, ec);
+  }
+};
+DirCleanup g_cleanup;
+}  // namespace
+
 std::string fresh_dir(const std::string& name) {
   const std::string dir = ::testing::TempDir() + "te_train_" + name + "_" + std::to_string(getpid());
   fs::remove_all(dir);
   fs::create_directories(dir);
+  g_cleanup.dirs.push_back(dir);
   return dir;
 }
 
