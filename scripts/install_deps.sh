@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the build and test dependencies from Debian/Ubuntu packages.
+# Installs the build dependencies from Debian/Ubuntu packages; with --test also what the tests
+# use (Debian's PyTorch + torchvision, which check that our checkpoints load into torchvision).
 # Idempotent: packages already present are left alone. Needs root (or sudo).
 set -euo pipefail
 
@@ -14,6 +15,9 @@ PACKAGES=(
   python3-venv
   dataset-fashion-mnist
 )
+if [ "${1:-}" = "--test" ]; then
+  PACKAGES+=(python3-torchvision)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

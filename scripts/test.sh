@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
 
-scripts/install_deps.sh
+scripts/install_deps.sh --test
 
 # Python tools the tests use (TensorBoard reads back our event files), in a venv of our own.
 VENV=.venv-test
