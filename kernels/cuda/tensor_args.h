@@ -13,10 +13,17 @@ namespace te::cuda {
 
 inline cudaStream_t compute_stream() { return context().compute; }
 
+// Throws unless `t` lives on the initialised GPU (the message is built only on failure).
+inline void require_on_gpu(const Tensor& t, const char* op, const char* what) {
+  const Device d = t.device();
+  if (d.is_cuda() && d.index == context().device) return;
+  require_current(d, (std::string(op) + " (" + what + ")").c_str());
+}
+
 // The f32 device pointer of `t`, after checking it.
 inline float* f32_ptr(const Tensor& t, const char* op, const char* what) {
   if (!t.defined()) throw Error(std::string(op) + ": " + what + " is undefined");
-  require_current(t.device(), (std::string(op) + " (" + what + ")").c_str());
+  require_on_gpu(t, op, what);
   if (t.dtype() != DType::F32)
     throw Error(std::string(op) + ": " + what + " is " + dtype_name(t.dtype()) +
                 "; the CUDA backend computes in f32 only");
@@ -26,7 +33,7 @@ inline float* f32_ptr(const Tensor& t, const char* op, const char* what) {
 template <typename T>
 inline T* typed_ptr(const Tensor& t, DType want, const char* op, const char* what) {
   if (!t.defined()) throw Error(std::string(op) + ": " + what + " is undefined");
-  require_current(t.device(), (std::string(op) + " (" + what + ")").c_str());
+  require_on_gpu(t, op, what);
   if (t.dtype() != want)
     throw Error(std::string(op) + ": " + what + " must be " + dtype_name(want) + ", got " +
                 dtype_name(t.dtype()));
