@@ -33,8 +33,8 @@ struct EvalOptions {
 int run_eval(const EvalOptions& o) {
   if (o.json) spdlog::set_level(spdlog::level::warn);  // stdout carries only the JSON
   const std::string weights = resolve_weights_path(o.checkpoint);
-  const Device device = select_device(o.device);
-  LoadedModel model = load_model(weights, device);
+  LoadedModel model = load_model(weights, Device::cpu());
+  model.graph->to(select_device(o.device, model.info.model));
   auto data = open_dataset(o.data, DatasetOptions{o.split});
   if (data->class_names() != model.info.class_names) {
     if (data->class_names().size() != model.info.class_names.size())

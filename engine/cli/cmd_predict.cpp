@@ -29,7 +29,8 @@ struct PredictOptions {
 int run_predict(const PredictOptions& o) {
   if (o.json) spdlog::set_level(spdlog::level::warn);
   const std::string weights = resolve_weights_path(o.checkpoint);
-  LoadedModel model = load_model(weights, select_device(o.device));
+  LoadedModel model = load_model(weights, Device::cpu());
+  model.graph->to(select_device(o.device, model.info.model));
   const std::vector<Prediction> preds = predict_files(model, o.images, o.top);
   const auto& names = model.info.class_names;
   int failures = 0;

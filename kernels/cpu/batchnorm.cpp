@@ -1,8 +1,16 @@
-// CPU batch normalisation. Threads take whole channels (parallel_for over C): a channel's
-// values are N contiguous runs of S = H*W elements, and its sums need no reduction across
-// threads, so results do not depend on the thread count. Sums are taken in double.
+// CPU batch normalisation. Threads take whole channels (parallel_for over C), so a channel's
+// sums need no reduction across threads and results do not depend on the thread count.
+// Within its channel range [c0, c1) a thread walks memory in order (image by image; the
+// range's runs of S = H*W values are contiguous inside an image), which streams at full
+// memory bandwidth, where channel-by-channel order would hop between short runs. Each
+// channel still sums its values in image order. Sums are taken in double, in kLanes
+// independent partial sums (a single chain of dependent additions would cost an add latency
+// per element) fed by short T-precision block sums, so the inner loops vectorise.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include "engine/core/parallel.h"
 #include "kernels/batchnorm.h"
@@ -37,10 +45,85 @@ const T* ptr(const Tensor* t) { return t ? t->data<T>() : nullptr; }
 template <typename T>
 T* mut(Tensor* t) { return t ? t->data<T>() : nullptr; }
 
-// Calls fn(v, i) for each of channel c's values: v = pointer to its run in sample i.
-template <typename T, typename Fn>
-void each_run(T* base, const Dims& d, int64_t c, Fn&& fn) {
-  for (int64_t i = 0; i < d.n; ++i) fn(base + (i * d.c + c) * d.s);
+// Calls fn(i, c, offset) over images i and channels [c0, c1), in memory order.
+template <typename Fn>
+void each_run(const Dims& d, int64_t c0, int64_t c1, Fn&& fn) {
+  for (int64_t i = 0; i < d.n; ++i)
+    for (int64_t c = c0; c < c1; ++c) fn(i, c, (i * d.c + c) * d.s);
+}
+
+constexpr int kLanes = 8;
+// Elements summed in T (float for f32) before the partial sums move into double: short
+// float sums keep the inner loops in single precision (twice the SIMD width, no
+// conversions) and lose nothing measurable; the long sums over the batch stay in double.
+constexpr int64_t kBlock = 256;
+
+// kLanes partial sums; total() adds them in a fixed order.
+struct Lanes {
+  double v[kLanes] = {};
+  double total() const {
+    double t = 0;
+    for (double x : v) t += x;
+    return t;
+  }
+};
+
+// 32 bytes of T (GCC/Clang vector extension): 8 floats or 4 doubles, whatever the target's
+// SIMD width, so the lane of every element - and so every sum - is the same on every machine.
+template <typename T>
+using Vec = T __attribute__((vector_size(32)));
+template <typename T>
+constexpr int64_t kVecLanes = 32 / sizeof(T);
+static_assert(kVecLanes<float> <= kLanes);
+
+template <typename T>
+inline Vec<T> load(const T* p) {
+  Vec<T> v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// acc_a += a(x), acc_b += b(x) over the run x[0, s) (and y[0, s) for two-input statistics):
+// element j goes to lane j % kVecLanes of a T-precision block sum; every kBlock elements the
+// block sums move into the double lanes. The order depends on s only.
+template <typename T, typename F>
+inline void accumulate_run2(const T* x, const T* y, int64_t s, Lanes& acc_a, Lanes& acc_b,
+                            F&& f) {
+  constexpr int64_t L = kVecLanes<T>;
+  for (int64_t b0 = 0; b0 < s; b0 += kBlock) {
+    const int64_t b1 = std::min(s, b0 + kBlock);
+    Vec<T> pa = {}, pb = {};
+    int64_t j = b0;
+    for (; j + L <= b1; j += L) f(load(x + j), y ? load(y + j) : Vec<T>{}, pa, pb);
+    for (int64_t l = 0; j < b1; ++j, ++l) {
+      T ra = 0, rb = 0;
+      f(x[j], y ? y[j] : T(0), ra, rb);
+      pa[l] += ra;
+      pb[l] += rb;
+    }
+    for (int64_t l = 0; l < L; ++l) {
+      acc_a.v[l] += pa[l];
+      acc_b.v[l] += pb[l];
+    }
+  }
+}
+
+// o = (v - mean) * scale + beta over a run, in T. The mean is split into hi + lo parts in T:
+// v - hi is exact for values near the mean, so a large mean with a small spread keeps its
+// precision (v * scale + shift would cancel catastrophically in float).
+template <typename T>
+struct Affine {
+  T hi, lo, scale, beta;
+  Affine(double mean, double scale_, double beta_)
+      : hi(static_cast<T>(mean)),
+        lo(static_cast<T>(mean - static_cast<double>(static_cast<T>(mean)))),
+        scale(static_cast<T>(scale_)),
+        beta(static_cast<T>(beta_)) {}
+};
+
+template <typename T>
+inline void affine_run(const T* v, T* o, int64_t s, const Affine<T>& f) {
+  for (int64_t j = 0; j < s; ++j) o[j] = ((v[j] - f.hi) - f.lo) * f.scale + f.beta;
 }
 
 template <typename T>
@@ -54,29 +137,37 @@ void forward_train_impl(const Tensor& x, const Tensor* weight, const Tensor* bia
   const T *w = ptr<T>(weight), *b = ptr<T>(bias);
   T *rm = rmean.data<T>(), *rv = rvar.data<T>(), *sm = smean.data<T>(), *si = sinv.data<T>();
   parallel_for(d.c, [&](int64_t c0, int64_t c1) {
+    // One pass for both sums, of deviations from the channel's first value K: with K inside
+    // the data, sum((x-K)^2) - sum(x-K)^2/m does not cancel the way E[x^2] - E[x]^2 does for
+    // a large mean, and x - K is exact in T for nearby values.
+    const size_t nc = static_cast<size_t>(c1 - c0);
+    std::vector<Lanes> sum(nc), sq(nc);
+    std::vector<Affine<T>> affine;
+    affine.reserve(nc);
+    each_run(d, c0, c1, [&](int64_t, int64_t c, int64_t off) {
+      const T* v = in + off;
+      const T k = in[c * d.s];
+      accumulate_run2<T>(v, nullptr, d.s, sum[c - c0], sq[c - c0],
+                         [k](auto xv, auto, auto& pa, auto& pb) {
+                           const auto dev = xv - k;
+                           pa += dev;
+                           pb += dev * dev;
+                         });
+    });
     for (int64_t c = c0; c < c1; ++c) {
-      // Two passes (mean, then squared deviations) avoid the cancellation of E[x^2] - E[x]^2.
-      double sum = 0;
-      each_run(in, d, c, [&](const T* v) { for (int64_t j = 0; j < d.s; ++j) sum += v[j]; });
-      const double mean = sum / m;
-      double sq = 0;
-      each_run(in, d, c, [&](const T* v) {
-        for (int64_t j = 0; j < d.s; ++j) sq += (v[j] - mean) * (v[j] - mean);
-      });
-      const double var = sq / m;
+      const double mean_dev = sum[c - c0].total() / m;
+      const double mean = static_cast<double>(in[c * d.s]) + mean_dev;
+      const double var = std::max(0.0, sq[c - c0].total() / m - mean_dev * mean_dev);
       const double invstd = 1.0 / std::sqrt(var + eps);
       sm[c] = static_cast<T>(mean);
       si[c] = static_cast<T>(invstd);
       rm[c] = static_cast<T>((1 - momentum) * rm[c] + momentum * mean);
       rv[c] = static_cast<T>((1 - momentum) * rv[c] + momentum * var * m / (m - 1));
-      const double scale = invstd * (w ? w[c] : 1.0);
-      const double shift = (b ? b[c] : 0.0) - mean * scale;
-      for (int64_t i = 0; i < d.n; ++i) {
-        const T* v = in + (i * d.c + c) * d.s;
-        T* o = out + (i * d.c + c) * d.s;
-        for (int64_t j = 0; j < d.s; ++j) o[j] = static_cast<T>(v[j] * scale + shift);
-      }
+      affine.emplace_back(mean, invstd * (w ? w[c] : 1.0), b ? b[c] : 0.0);
     }
+    each_run(d, c0, c1, [&](int64_t, int64_t c, int64_t off) {
+      affine_run(in + off, out + off, d.s, affine[c - c0]);
+    });
   });
 }
 
@@ -88,15 +179,13 @@ void forward_eval_impl(const Tensor& x, const Tensor* weight, const Tensor* bias
   T* out = y.data<T>();
   const T *w = ptr<T>(weight), *b = ptr<T>(bias), *rm = rmean.data<T>(), *rv = rvar.data<T>();
   parallel_for(d.c, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      const double scale = (w ? w[c] : 1.0) / std::sqrt(static_cast<double>(rv[c]) + eps);
-      const double shift = (b ? b[c] : 0.0) - rm[c] * scale;
-      for (int64_t i = 0; i < d.n; ++i) {
-        const T* v = in + (i * d.c + c) * d.s;
-        T* o = out + (i * d.c + c) * d.s;
-        for (int64_t j = 0; j < d.s; ++j) o[j] = static_cast<T>(v[j] * scale + shift);
-      }
-    }
+    std::vector<Affine<T>> affine;
+    for (int64_t c = c0; c < c1; ++c)
+      affine.emplace_back(rm[c], (w ? w[c] : 1.0) / std::sqrt(static_cast<double>(rv[c]) + eps),
+                          b ? b[c] : 0.0);
+    each_run(d, c0, c1, [&](int64_t, int64_t c, int64_t off) {
+      affine_run(in + off, out + off, d.s, affine[c - c0]);
+    });
   });
 }
 
@@ -113,33 +202,45 @@ void backward_impl(const Tensor& x, const Tensor& dy, const Tensor* weight, cons
   const T *in = x.data<T>(), *g = dy.data<T>(), *w = ptr<T>(weight);
   T *dxp = mut<T>(dx), *dw = mut<T>(dweight), *db = mut<T>(dbias);
   parallel_for(d.c, [&](int64_t c0, int64_t c1) {
+    // sum(dy * xhat) = invstd * sum(dy * (x - mean)); x - mean in T (exact for nearby values).
+    const size_t nc = static_cast<size_t>(c1 - c0);
+    std::vector<Lanes> sum_dy(nc), sum_dy_dev(nc);
+    each_run(d, c0, c1, [&](int64_t, int64_t c, int64_t off) {
+      const T *v = in + off, *gv = g + off;
+      const T mu = static_cast<T>(mean[c]);
+      accumulate_run2<T>(v, gv, d.s, sum_dy[c - c0], sum_dy_dev[c - c0],
+                         [mu](auto xv, auto gv_, auto& pa, auto& pb) {
+                           pa += gv_;
+                           pb += gv_ * (xv - mu);
+                         });
+    });
+    // dx = k * (dy - mean_dy - xhat * mean_dy_xhat) = a * dy + e * (x - mean) + f.
+    struct Coef {
+      T mu, a, e, f;
+    };
+    std::vector<Coef> coef;
+    coef.reserve(nc);
     for (int64_t c = c0; c < c1; ++c) {
-      double sum_dy = 0, sum_dy_xhat = 0;
-      for (int64_t i = 0; i < d.n; ++i) {
-        const T* v = in + (i * d.c + c) * d.s;
-        const T* gv = g + (i * d.c + c) * d.s;
-        for (int64_t j = 0; j < d.s; ++j) {
-          sum_dy += gv[j];
-          sum_dy_xhat += gv[j] * ((v[j] - mean[c]) * invstd[c]);
-        }
-      }
-      if (dw) dw[c] += static_cast<T>(sum_dy_xhat);
-      if (db) db[c] += static_cast<T>(sum_dy);
-      if (!dxp) continue;
-      const double k = (w ? w[c] : 1.0) * invstd[c];
-      const double mean_dy = through_stats ? sum_dy / m : 0.0;
-      const double mean_dy_xhat = through_stats ? sum_dy_xhat / m : 0.0;
-      for (int64_t i = 0; i < d.n; ++i) {
-        const T* v = in + (i * d.c + c) * d.s;
-        const T* gv = g + (i * d.c + c) * d.s;
-        T* o = dxp + (i * d.c + c) * d.s;
-        for (int64_t j = 0; j < d.s; ++j) {
-          const double xhat = (v[j] - mean[c]) * invstd[c];
-          const T val = static_cast<T>(k * (gv[j] - mean_dy - xhat * mean_dy_xhat));
-          o[j] = accumulate ? o[j] + val : val;
-        }
-      }
+      const double inv = invstd[c];
+      const double s_dy = sum_dy[c - c0].total(), s_dy_xhat = sum_dy_dev[c - c0].total() * inv;
+      if (dw) dw[c] += static_cast<T>(s_dy_xhat);
+      if (db) db[c] += static_cast<T>(s_dy);
+      const double k = (w ? w[c] : 1.0) * inv;
+      coef.push_back({static_cast<T>(mean[c]), static_cast<T>(k),
+                      static_cast<T>(through_stats ? -k * inv * s_dy_xhat / m : 0.0),
+                      static_cast<T>(through_stats ? -k * s_dy / m : 0.0)});
     }
+    if (!dxp) return;
+    each_run(d, c0, c1, [&](int64_t, int64_t c, int64_t off) {
+      const T *v = in + off, *gv = g + off;
+      T* o = dxp + off;
+      const Coef q = coef[c - c0];
+      if (accumulate) {
+        for (int64_t j = 0; j < d.s; ++j) o[j] += q.a * gv[j] + q.e * (v[j] - q.mu) + q.f;
+      } else {
+        for (int64_t j = 0; j < d.s; ++j) o[j] = q.a * gv[j] + q.e * (v[j] - q.mu) + q.f;
+      }
+    });
   });
 }
 

@@ -2,6 +2,7 @@
 #include "kernels/cpu/conv2d_taps.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "kernels/gemm.h"
 
@@ -132,42 +133,55 @@ void taps_backward_input(const T* dy, const T* w, T* dx, bool accumulate, const 
   });
 }
 
+// Images are split into a fixed number of chunks (a function of the batch size only, so the
+// sums do not depend on the thread count); each chunk accumulates its images' per-tap
+// gradients in image order into one partial [taps][O][C], and the partials are summed in
+// chunk order. Fewer partials than images keep that final pass short.
+inline int64_t weight_grad_chunks(int64_t n) { return std::min<int64_t>(n, 16); }
+
 template <typename T>
 void taps_weight_grad(const T* x, const T* dy, T* dw, const Plan& pl, Conv2dWorkspace& ws) {
   const ConvGeometry& g = pl.geo;
   const Padded pd = input_padding(pl);
   const int64_t taps = g.kernel_h * g.kernel_w, cols = g.out_h * pd.cols, tap_size = pl.o * pl.c;
-  const int64_t slots = slot_count(pl.n);
+  const int64_t chunks = weight_grad_chunks(pl.n), slots = slot_count(chunks);
   ws.prepare_cpu(static_cast<size_t>(slots),
                  sizeof(T) * static_cast<size_t>(pd.size(pl.c) + pl.o * cols));
-  T* partials = ws.cpu_shared<T>(static_cast<size_t>(pl.n * taps * tap_size));
-  run_slots(slots, pl.n, [&](int64_t slot, int64_t n) {
+  T* partials = ws.cpu_shared<T>(static_cast<size_t>(chunks * taps * tap_size));
+  run_slots(slots, chunks, [&](int64_t slot, int64_t chunk) {
     T* xpad = ws.cpu_slot<T>(static_cast<size_t>(slot));
     T* grad = xpad + pd.size(pl.c);  // dy over the padded width, zero in the dropped columns
-    pad_planes(x + n * pl.c * pl.hw, pl.c, g.height, g.width, pd, xpad);
-    for (int64_t o = 0; o < pl.o; ++o)
-      for (int64_t r = 0; r < g.out_h; ++r) {
-        T* dst = grad + o * cols + r * pd.cols;
-        std::copy_n(dy + ((n * pl.o + o) * g.out_h + r) * g.out_w, g.out_w, dst);
-        std::fill(dst + g.out_w, dst + pd.cols, T(0));
+    T* part = partials + chunk * taps * tap_size;
+    const int64_t n0 = pl.n * chunk / chunks, n1 = pl.n * (chunk + 1) / chunks;
+    for (int64_t n = n0; n < n1; ++n) {
+      pad_planes(x + n * pl.c * pl.hw, pl.c, g.height, g.width, pd, xpad);
+      for (int64_t o = 0; o < pl.o; ++o)
+        for (int64_t r = 0; r < g.out_h; ++r) {
+          T* dst = grad + o * cols + r * pd.cols;
+          std::copy_n(dy + ((n * pl.o + o) * g.out_h + r) * g.out_w, g.out_w, dst);
+          std::fill(dst + g.out_w, dst + pd.cols, T(0));
+        }
+      for (int64_t t = 0; t < taps; ++t) {
+        const int64_t shift =
+            (t / g.kernel_w) * g.dilation_h * pd.cols + (t % g.kernel_w) * g.dilation_w;
+        gemm<T>(false, true, pl.o, pl.c, cols, T(1), grad, cols, xpad + shift, pd.plane(),
+                n > n0 ? T(1) : T(0), part + t * tap_size, pl.c);
       }
-    for (int64_t t = 0; t < taps; ++t) {
-      const int64_t shift =
-          (t / g.kernel_w) * g.dilation_h * pd.cols + (t % g.kernel_w) * g.dilation_w;
-      gemm<T>(false, true, pl.o, pl.c, cols, T(1), grad, cols, xpad + shift, pd.plane(), T(0),
-              partials + (n * taps + t) * tap_size, pl.c);
     }
   });
-  // dw[o, c, t] += sum over images, in image order.
+  // dw[o, c, t] += sum over chunks, in chunk order; rows of C contiguous in every partial.
   parallel_for(pl.o, [&](int64_t begin, int64_t end) {
+    std::vector<T> row(static_cast<size_t>(pl.c));
     for (int64_t o = begin; o < end; ++o)
-      for (int64_t c = 0; c < pl.c; ++c)
-        for (int64_t t = 0; t < taps; ++t) {
-          T s = partials[t * tap_size + o * pl.c + c];
-          for (int64_t n = 1; n < pl.n; ++n)
-            s += partials[(n * taps + t) * tap_size + o * pl.c + c];
-          dw[(o * pl.c + c) * taps + t] += s;
+      for (int64_t t = 0; t < taps; ++t) {
+        const T* p0 = partials + t * tap_size + o * pl.c;
+        std::copy_n(p0, pl.c, row.data());
+        for (int64_t k = 1; k < chunks; ++k) {
+          const T* pk = p0 + k * taps * tap_size;
+          for (int64_t c = 0; c < pl.c; ++c) row[c] += pk[c];
         }
+        for (int64_t c = 0; c < pl.c; ++c) dw[(o * pl.c + c) * taps + t] += row[c];
+      }
   });
 }
 

@@ -38,6 +38,63 @@ void require_output(const Planes& d, const Pool2dParams& p, const char* op, cons
   throw Error(std::string(op) + ": unsupported dtype " + dtype_name(t) + " (expected f32 or f64)");
 }
 
+// Strictly greater keeps the first maximum; NaN propagates (as in PyTorch). Written as
+// selects (conditional moves): on real data the comparison is unpredictable, and branch
+// misses cost more than the loads.
+template <typename T>
+inline void take_max(T v, int64_t at, T& best_value, int64_t& best) {
+  const bool take = (v > best_value) | (v != v);
+  best_value = take ? v : best_value;
+  best = take ? at : best;
+}
+
+// The window at (h0, w0) lies inside the plane and is not dilated: fixed bounds, no clipping.
+// Same visiting order and comparisons as the general loop, so the same result.
+template <typename T>
+inline void max_inside(const T* in, int64_t w, int64_t h0, int64_t w0, const Pool2dParams& p,
+                       T& best_value, int64_t& best) {
+  const int64_t first = h0 * w + w0;
+  best = first;
+  if (p.kernel_h == 2 && p.kernel_w == 2) {  // the common 2x2 pool, unrolled
+    const T* r = in + first;
+    best_value = r[0];
+    take_max(r[1], first + 1, best_value, best);
+    take_max(r[w], first + w, best_value, best);
+    take_max(r[w + 1], first + w + 1, best_value, best);
+    return;
+  }
+  best_value = -std::numeric_limits<T>::infinity();
+  for (int64_t i = 0; i < p.kernel_h; ++i) {
+    const T* r = in + first + i * w;
+    for (int64_t j = 0; j < p.kernel_w; ++j) take_max(r[j], first + i * w + j, best_value, best);
+  }
+}
+
+// One output row of the 2x2, stride-2 pool whose windows all lie inside the input: rows r0
+// and r1 = r0 + w of the input, flat index of r0[0] is `base`. The same comparisons as
+// take_max in the same order, on 32-bit indices, so the loop can be vectorised.
+template <typename T>
+void max_2x2_row(const T* r0, const T* r1, int64_t count, int32_t base, int32_t w, T* y,
+                 int32_t* arg) {
+  for (int64_t ow = 0; ow < count; ++ow) {
+    const int32_t at = base + 2 * static_cast<int32_t>(ow);
+    T best = r0[2 * ow];
+    int32_t idx = at;
+    const T v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
+    bool take = (v1 > best) | (v1 != v1);
+    best = take ? v1 : best;
+    idx = take ? at + 1 : idx;
+    take = (v2 > best) | (v2 != v2);
+    best = take ? v2 : best;
+    idx = take ? at + w : idx;
+    take = (v3 > best) | (v3 != v3);
+    best = take ? v3 : best;
+    idx = take ? at + w + 1 : idx;
+    y[ow] = best;
+    arg[ow] = idx;
+  }
+}
+
 template <typename T>
 void max_forward_impl(const Tensor& xt, Tensor& yt, Tensor& at, const Pool2dParams& p) {
   const Planes d = planes_of(xt.shape(), yt.shape(), "max_pool2d");
@@ -47,28 +104,42 @@ void max_forward_impl(const Tensor& xt, Tensor& yt, Tensor& at, const Pool2dPara
   const T* x = xt.data<T>();
   T* y = yt.data<T>();
   int32_t* arg = at.data<int32_t>();
+  const bool undilated = p.dilation_h == 1 && p.dilation_w == 1;
+  const bool pool_2x2 = undilated && p.kernel_h == 2 && p.kernel_w == 2 && p.stride_h == 2 &&
+                        p.stride_w == 2 && p.pad_h == 0 && p.pad_w == 0 && 2 * d.oh <= d.h &&
+                        2 * d.ow <= d.w;
   parallel_for(d.planes, [&](int64_t begin, int64_t end) {
     for (int64_t pl = begin; pl < end; ++pl) {
       const T* in = x + pl * d.h * d.w;
+      if (pool_2x2) {  // every window inside (floor mode): whole rows at once
+        for (int64_t oh = 0; oh < d.oh; ++oh) {
+          const int64_t o = (pl * d.oh + oh) * d.ow;
+          max_2x2_row(in + 2 * oh * d.w, in + (2 * oh + 1) * d.w, d.ow,
+                      static_cast<int32_t>(2 * oh * d.w), static_cast<int32_t>(d.w), y + o,
+                      arg + o);
+        }
+        continue;
+      }
       for (int64_t oh = 0; oh < d.oh; ++oh) {
         int64_t h0 = oh * p.stride_h - p.pad_h;
+        const bool row_inside = undilated && h0 >= 0 && h0 + p.kernel_h <= d.h;
         const int64_t h1 = std::min(h0 + (p.kernel_h - 1) * p.dilation_h + 1, d.h);
         while (h0 < 0) h0 += p.dilation_h;
         for (int64_t ow = 0; ow < d.ow; ++ow) {
           int64_t w0 = ow * p.stride_w - p.pad_w;
-          const int64_t w1 = std::min(w0 + (p.kernel_w - 1) * p.dilation_w + 1, d.w);
-          while (w0 < 0) w0 += p.dilation_w;
-          // Strictly greater keeps the first maximum; NaN propagates (as in PyTorch).
-          int64_t best = h0 * d.w + w0;
-          T best_value = -std::numeric_limits<T>::infinity();
-          for (int64_t ih = h0; ih < h1; ih += p.dilation_h)
-            for (int64_t iw = w0; iw < w1; iw += p.dilation_w) {
-              const T v = in[ih * d.w + iw];
-              if (v > best_value || std::isnan(v)) {
-                best_value = v;
-                best = ih * d.w + iw;
-              }
-            }
+          int64_t best = 0;
+          T best_value;
+          if (row_inside && w0 >= 0 && w0 + p.kernel_w <= d.w) {
+            max_inside(in, d.w, h0, w0, p, best_value, best);
+          } else {
+            const int64_t w1 = std::min(w0 + (p.kernel_w - 1) * p.dilation_w + 1, d.w);
+            while (w0 < 0) w0 += p.dilation_w;
+            best = h0 * d.w + w0;
+            best_value = -std::numeric_limits<T>::infinity();
+            for (int64_t ih = h0; ih < h1; ih += p.dilation_h)
+              for (int64_t iw = w0; iw < w1; iw += p.dilation_w)
+                take_max(in[ih * d.w + iw], ih * d.w + iw, best_value, best);
+          }
           const int64_t o = pl * d.oh * d.ow + oh * d.ow + ow;
           y[o] = best_value;
           arg[o] = static_cast<int32_t>(best);

@@ -26,6 +26,8 @@ std::vector<Case> cases() {
       {"conv2d", "{out_channels: 40, kernel: 3, padding: 1}", Shape{4, 20, 3, 3}},
       {"conv2d", "{out_channels: 4, kernel: 3, groups: 2, dilation: 2, padding: 2}",
        Shape{6, 4, 8, 8}},
+      // Per-tap weight gradient with more images than its fixed 16 batch chunks.
+      {"conv2d", "{out_channels: 5, kernel: 3, padding: 1}", Shape{19, 3, 12, 12}},
       {"linear", "{out_features: 300}", Shape{9, 200}},
       {"maxpool2d", "{kernel: 3, stride: 2, padding: 1}", Shape{4, 3, 12, 12}},
       {"avgpool2d", "{kernel: 2}", Shape{4, 3, 12, 12}},
