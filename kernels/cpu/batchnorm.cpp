@@ -70,18 +70,24 @@ struct Lanes {
 
 // 32 bytes of T (GCC/Clang vector extension): 8 floats or 4 doubles, whatever the target's
 // SIMD width, so the lane of every element - and so every sum - is the same on every machine.
+// (Vectors travel by reference: by value they would change the ABI between SIMD targets.)
+typedef float VecF __attribute__((vector_size(32)));
+typedef double VecD __attribute__((vector_size(32)));
 template <typename T>
-using Vec = T __attribute__((vector_size(32)));
+struct VecOf;
+template <>
+struct VecOf<float> {
+  using type = VecF;
+};
+template <>
+struct VecOf<double> {
+  using type = VecD;
+};
+template <typename T>
+using Vec = typename VecOf<T>::type;
 template <typename T>
 constexpr int64_t kVecLanes = 32 / sizeof(T);
 static_assert(kVecLanes<float> <= kLanes);
-
-template <typename T>
-inline Vec<T> load(const T* p) {
-  Vec<T> v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
 
 // acc_a += a(x), acc_b += b(x) over the run x[0, s) (and y[0, s) for two-input statistics):
 // element j goes to lane j % kVecLanes of a T-precision block sum; every kBlock elements the
@@ -94,16 +100,25 @@ inline void accumulate_run2(const T* x, const T* y, int64_t s, Lanes& acc_a, Lan
     const int64_t b1 = std::min(s, b0 + kBlock);
     Vec<T> pa = {}, pb = {};
     int64_t j = b0;
-    for (; j + L <= b1; j += L) f(load(x + j), y ? load(y + j) : Vec<T>{}, pa, pb);
+    Vec<T> xv, yv = {};
+    for (; j + L <= b1; j += L) {
+      std::memcpy(&xv, x + j, sizeof xv);
+      if (y) std::memcpy(&yv, y + j, sizeof yv);
+      f(xv, yv, pa, pb);
+    }
+    // The tail works on copies, so pa and pb can stay in registers in the loop above.
+    T ta[L], tb[L];
+    std::memcpy(ta, &pa, sizeof ta);
+    std::memcpy(tb, &pb, sizeof tb);
     for (int64_t l = 0; j < b1; ++j, ++l) {
       T ra = 0, rb = 0;
       f(x[j], y ? y[j] : T(0), ra, rb);
-      pa[l] += ra;
-      pb[l] += rb;
+      ta[l] += ra;
+      tb[l] += rb;
     }
     for (int64_t l = 0; l < L; ++l) {
-      acc_a.v[l] += pa[l];
-      acc_b.v[l] += pb[l];
+      acc_a.v[l] += ta[l];
+      acc_b.v[l] += tb[l];
     }
   }
 }
@@ -148,7 +163,7 @@ void forward_train_impl(const Tensor& x, const Tensor* weight, const Tensor* bia
       const T* v = in + off;
       const T k = in[c * d.s];
       accumulate_run2<T>(v, nullptr, d.s, sum[c - c0], sq[c - c0],
-                         [k](auto xv, auto, auto& pa, auto& pb) {
+                         [k](const auto& xv, const auto&, auto& pa, auto& pb) {
                            const auto dev = xv - k;
                            pa += dev;
                            pb += dev * dev;
@@ -209,7 +224,7 @@ void backward_impl(const Tensor& x, const Tensor& dy, const Tensor* weight, cons
       const T *v = in + off, *gv = g + off;
       const T mu = static_cast<T>(mean[c]);
       accumulate_run2<T>(v, gv, d.s, sum_dy[c - c0], sum_dy_dev[c - c0],
-                         [mu](auto xv, auto gv_, auto& pa, auto& pb) {
+                         [mu](const auto& xv, const auto& gv_, auto& pa, auto& pb) {
                            pa += gv_;
                            pb += gv_ * (xv - mu);
                          });

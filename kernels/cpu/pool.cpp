@@ -48,26 +48,32 @@ inline void take_max(T v, int64_t at, T& best_value, int64_t& best) {
   best = take ? at : best;
 }
 
-// The window at (h0, w0) lies inside the plane and is not dilated: fixed bounds, no clipping.
-// Same visiting order and comparisons as the general loop, so the same result.
+// Outputs [lo, hi) of one output row whose windows lie inside the plane, undilated, rows
+// h0 .. h0 + kernel_h - 1: window elements in scan order, each over the whole output range
+// (vectorisable), with the same comparisons as take_max in the same order per output, so
+// the same result as the general loop.
 template <typename T>
-inline void max_inside(const T* in, int64_t w, int64_t h0, int64_t w0, const Pool2dParams& p,
-                       T& best_value, int64_t& best) {
-  const int64_t first = h0 * w + w0;
-  best = first;
-  if (p.kernel_h == 2 && p.kernel_w == 2) {  // the common 2x2 pool, unrolled
-    const T* r = in + first;
-    best_value = r[0];
-    take_max(r[1], first + 1, best_value, best);
-    take_max(r[w], first + w, best_value, best);
-    take_max(r[w + 1], first + w + 1, best_value, best);
-    return;
-  }
-  best_value = -std::numeric_limits<T>::infinity();
-  for (int64_t i = 0; i < p.kernel_h; ++i) {
-    const T* r = in + first + i * w;
-    for (int64_t j = 0; j < p.kernel_w; ++j) take_max(r[j], first + i * w + j, best_value, best);
-  }
+void max_inside_row(const T* in, int64_t w, int64_t h0, int64_t lo, int64_t hi,
+                    const Pool2dParams& p, T* y, int32_t* arg) {
+  const int64_t s = p.stride_w;
+  for (int64_t i = 0; i < p.kernel_h; ++i)
+    for (int64_t j = 0; j < p.kernel_w; ++j) {
+      const int64_t base = (h0 + i) * w + j - p.pad_w;  // element (i, j) of output 0's window
+      const T* r = in + base;
+      if (i == 0 && j == 0) {
+        for (int64_t ow = lo; ow < hi; ++ow) {
+          y[ow] = r[ow * s];
+          arg[ow] = static_cast<int32_t>(base + ow * s);
+        }
+        continue;
+      }
+      for (int64_t ow = lo; ow < hi; ++ow) {
+        const T v = r[ow * s];
+        const bool take = (v > y[ow]) | (v != v);
+        y[ow] = take ? v : y[ow];
+        arg[ow] = take ? static_cast<int32_t>(base + ow * s) : arg[ow];
+      }
+    }
 }
 
 // One output row of the 2x2, stride-2 pool whose windows all lie inside the input: rows r0
@@ -122,27 +128,30 @@ void max_forward_impl(const Tensor& xt, Tensor& yt, Tensor& at, const Pool2dPara
       }
       for (int64_t oh = 0; oh < d.oh; ++oh) {
         int64_t h0 = oh * p.stride_h - p.pad_h;
-        const bool row_inside = undilated && h0 >= 0 && h0 + p.kernel_h <= d.h;
+        const int64_t row = (pl * d.oh + oh) * d.ow;
+        // Outputs [lo, hi) of a row inside the plane take the fast path; the rest clip.
+        int64_t lo = 0, hi = 0;
+        if (undilated && h0 >= 0 && h0 + p.kernel_h <= d.h) {
+          lo = std::min(d.ow, (p.pad_w + p.stride_w - 1) / p.stride_w);
+          hi = d.w + p.pad_w >= p.kernel_w ? (d.w + p.pad_w - p.kernel_w) / p.stride_w + 1 : 0;
+          hi = std::max(lo, std::min(hi, d.ow));
+          max_inside_row(in, d.w, h0, lo, hi, p, y + row, arg + row);
+        }
         const int64_t h1 = std::min(h0 + (p.kernel_h - 1) * p.dilation_h + 1, d.h);
         while (h0 < 0) h0 += p.dilation_h;
         for (int64_t ow = 0; ow < d.ow; ++ow) {
+          if (ow == lo && hi > lo) ow = hi;  // done above
+          if (ow >= d.ow) break;
           int64_t w0 = ow * p.stride_w - p.pad_w;
-          int64_t best = 0;
-          T best_value;
-          if (row_inside && w0 >= 0 && w0 + p.kernel_w <= d.w) {
-            max_inside(in, d.w, h0, w0, p, best_value, best);
-          } else {
-            const int64_t w1 = std::min(w0 + (p.kernel_w - 1) * p.dilation_w + 1, d.w);
-            while (w0 < 0) w0 += p.dilation_w;
-            best = h0 * d.w + w0;
-            best_value = -std::numeric_limits<T>::infinity();
-            for (int64_t ih = h0; ih < h1; ih += p.dilation_h)
-              for (int64_t iw = w0; iw < w1; iw += p.dilation_w)
-                take_max(in[ih * d.w + iw], ih * d.w + iw, best_value, best);
-          }
-          const int64_t o = pl * d.oh * d.ow + oh * d.ow + ow;
-          y[o] = best_value;
-          arg[o] = static_cast<int32_t>(best);
+          const int64_t w1 = std::min(w0 + (p.kernel_w - 1) * p.dilation_w + 1, d.w);
+          while (w0 < 0) w0 += p.dilation_w;
+          int64_t best = h0 * d.w + w0;
+          T best_value = -std::numeric_limits<T>::infinity();
+          for (int64_t ih = h0; ih < h1; ih += p.dilation_h)
+            for (int64_t iw = w0; iw < w1; iw += p.dilation_w)
+              take_max(in[ih * d.w + iw], ih * d.w + iw, best_value, best);
+          y[row + ow] = best_value;
+          arg[row + ow] = static_cast<int32_t>(best);
         }
       }
     }

@@ -114,6 +114,8 @@ void initialize(int device) {
   set_device_allocator(DeviceType::CUDA, ctx->device_allocator);
   set_device_copy(&device_copy);
   set_device_zero(&device_zero);
+  // Loader batches are collated into page-locked memory from now on (async host->device copies).
+  set_pinned_host_allocator(ctx->pinned_allocator);
 }
 
 bool initialized() { return g_context != nullptr; }
