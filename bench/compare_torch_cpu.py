@@ -3,8 +3,9 @@
 count and step (zero grads, forward, softmax cross-entropy, backward, plain SGD update).
 
 Runs bench_step_cpu and an equivalent PyTorch loop in turn, prints images/s and ms/step for both,
-the engine/PyTorch ratio, and the load average before and after each run (other users of the
-machine skew CPU timings; rerun when the load is high).
+the engine/PyTorch ratio, the CPU time per step (all threads) and the load average before and
+after each run (other users of the machine skew CPU timings; rerun when the load is high).
+--baseline-bench adds a second engine binary (e.g. an older build) to the same table.
 
   /usr/bin/python3 bench/compare_torch_cpu.py --engine-bench build/bench/bench_step_cpu
   /usr/bin/python3 bench/compare_torch_cpu.py --engine-bench build/bench/bench_step_cpu \\
@@ -65,15 +66,17 @@ def torch_bench(args):
         opt.step()
 
     step()  # warm-up, like bench_step_cpu's step 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(args.steps):
         step()
     dt = (time.perf_counter() - t0) / args.steps
-    return {"ms": dt * 1e3, "ips": args.batch / dt, "version": torch.__version__}
+    cpu = (time.process_time() - c0) / args.steps
+    return {"ms": dt * 1e3, "ips": args.batch / dt, "cpu_ms": cpu * 1e3,
+            "version": torch.__version__}
 
 
-def engine_bench(args):
-    cmd = [args.engine_bench, "--model", args.model, "--batch", str(args.batch), "--size",
+def engine_bench(args, binary):
+    cmd = [binary, "--model", args.model, "--batch", str(args.batch), "--size",
            str(args.size), "--classes", str(args.classes), "--channels", str(args.channels),
            "--steps", str(args.steps), "--threads", str(args.threads)]
     if args.model == "simple_cnn":
@@ -85,13 +88,16 @@ def engine_bench(args):
     m = re.search(r"([\d.]+) ms/step.*?([\d.]+) images/s", last)
     if not m:
         raise SystemExit(f"cannot parse bench_step_cpu output: {last}")
-    return {"ms": float(m.group(1)), "ips": float(m.group(2)), "line": last,
+    c = re.search(r"cpu ([\d.]+) ms/step", last)
+    return {"ms": float(m.group(1)), "ips": float(m.group(2)),
+            "cpu_ms": float(c.group(1)) if c else float("nan"), "line": last,
             "cmd": " ".join(cmd)}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--engine-bench", help="path to bench_step_cpu (omit: PyTorch only)")
+    ap.add_argument("--baseline-bench", help="another bench_step_cpu to run alongside")
     ap.add_argument("--model", default="resnet18")
     ap.add_argument("--width", type=float, default=1.0, help="simple_cnn channel scale")
     ap.add_argument("--batch", type=int, default=8)
@@ -105,9 +111,13 @@ def main():
 
     rows = []
     for _ in range(args.repeat):
+        if args.baseline_bench:
+            before = load()
+            r = engine_bench(args, args.baseline_bench)
+            rows.append(("engine (baseline)", r, before, load()))
         if args.engine_bench:
             before = load()
-            r = engine_bench(args)
+            r = engine_bench(args, args.engine_bench)
             rows.append(("engine", r, before, load()))
         before = load()
         r = torch_bench(args)
@@ -115,15 +125,19 @@ def main():
 
     print(f"\n{args.model}, batch {args.batch}, {args.channels}x{args.size}x{args.size}, "
           f"{args.threads} threads, {args.steps} timed steps after 1 warm-up")
-    print(f"{'':<18} {'images/s':>9} {'ms/step':>9}   load average before -> after")
+    print(f"{'':<18} {'images/s':>9} {'ms/step':>9} {'cpu ms':>9}   load average before -> after")
     for name, r, before, after in rows:
-        print(f"{name:<18} {r['ips']:9.2f} {r['ms']:9.1f}   {before} -> {after}")
+        print(f"{name:<18} {r['ips']:9.2f} {r['ms']:9.1f} {r['cpu_ms']:9.1f}   {before} -> {after}")
     te = [r["ips"] for n, r, _, _ in rows if n == "engine"]
-    pt = [r["ips"] for n, r, _, _ in rows if n != "engine"]
+    base = [r["ips"] for n, r, _, _ in rows if n == "engine (baseline)"]
+    pt = [r["ips"] for n, r, _, _ in rows if n.startswith("torch")]
     if te and pt:
         print(f"ratio engine/PyTorch (best of each): {max(te) / max(pt):.3f}")
-    if te:
-        print(f"engine command: {rows[0][1]['cmd']}")
+    if base and pt:
+        print(f"ratio baseline/PyTorch (best of each): {max(base) / max(pt):.3f}")
+    for n, r, _, _ in rows[:2]:
+        if "cmd" in r:
+            print(f"{n} command: {r['cmd']}")
     return 0
 
 

@@ -31,6 +31,28 @@ namespace {
 
 using namespace conv_detail;
 
+// One image's column matrix can be far larger than the L2 cache (the 7x7 stem: 147 rows x
+// 12544 columns, 7 MB), so im2col's writes and the GEMM's reads would both go to memory. Such
+// images are processed in blocks of output rows whose columns (~kBlockElements entries) stay
+// in cache between the two. Blocks depend on the shape only.
+constexpr int64_t kBlockElements = int64_t{1} << 17;
+
+bool row_blocked(const Plan& pl, int64_t per) {
+  return per == 1 && !pl.pointwise && pl.k * pl.p > 2 * kBlockElements && pl.geo.out_h > 1;
+}
+
+int64_t rows_per_block(const Plan& pl) {
+  return std::clamp<int64_t>(kBlockElements / (pl.k * pl.geo.out_w), 1, pl.geo.out_h);
+}
+
+// The geometry of output rows [oh0, oh0 + rows) of the same image: the padding shifts.
+ConvGeometry row_block(const ConvGeometry& g, int64_t oh0, int64_t rows) {
+  ConvGeometry b = g;
+  b.pad_h = g.pad_h - oh0 * g.stride_h;
+  b.out_h = rows;
+  return b;
+}
+
 template <typename T>
 void forward_impl(const Tensor& xt, const Tensor& wt, const Tensor* bt, Tensor& yt,
                   const Conv2dParams& prm, Conv2dWorkspace& ws) {
@@ -50,6 +72,22 @@ void forward_impl(const Tensor& xt, const Tensor& wt, const Tensor* bt, Tensor& 
   run_slots(slots, chunks, [&](int64_t slot, int64_t chunk) {
     const int64_t n0 = chunk * per, imgs = std::min(per, pl.n - n0), cols = imgs * pl.p;
     T* buf = ws.cpu_slot<T>(static_cast<size_t>(slot));
+    if (row_blocked(pl, per)) {
+      T* yn = y + n0 * pl.o * pl.p;
+      const int64_t rpb = rows_per_block(pl);
+      for (int64_t oh0 = 0; oh0 < pl.geo.out_h; oh0 += rpb) {
+        const int64_t rows = std::min(rpb, pl.geo.out_h - oh0), bc = rows * pl.geo.out_w;
+        im2col_rows(x + n0 * pl.c * pl.hw, row_block(pl.geo, oh0, rows), 0, pl.k, buf, bc);
+        for (int64_t g = 0; g < pl.groups; ++g)
+          gemm<T>(false, false, pl.og, bc, pl.kg, T(1), w + g * pl.og * pl.kg, pl.kg,
+                  buf + g * pl.kg * bc, bc, T(0), yn + g * pl.og * pl.p + oh0 * pl.geo.out_w,
+                  pl.p);
+      }
+      if (bias)
+        for (int64_t o = 0; o < pl.o; ++o)
+          for (int64_t q = 0; q < pl.p; ++q) yn[o * pl.p + q] += bias[o];
+      return;
+    }
     const T* col = buf;
     if (pl.pointwise && imgs == 1) {
       col = x + n0 * pl.c * pl.hw;
@@ -158,6 +196,20 @@ void weight_grad_by_chunks(const T* x, const T* dy, const Plan& pl, T* dw, Conv2
   run_slots(slots, chunks, [&](int64_t slot, int64_t chunk) {
     const int64_t n0 = chunk * per, imgs = std::min(per, pl.n - n0), cols = imgs * pl.p;
     T* buf = ws.cpu_slot<T>(static_cast<size_t>(slot));
+    T* part = partials + chunk * wsize;
+    if (row_blocked(pl, per)) {  // partial dW accumulated block by block
+      const T* dyn = dy + n0 * pl.o * pl.p;
+      const int64_t rpb = rows_per_block(pl);
+      for (int64_t oh0 = 0; oh0 < pl.geo.out_h; oh0 += rpb) {
+        const int64_t rows = std::min(rpb, pl.geo.out_h - oh0), bc = rows * pl.geo.out_w;
+        im2col_rows(x + n0 * pl.c * pl.hw, row_block(pl.geo, oh0, rows), 0, pl.k, buf, bc);
+        for (int64_t g = 0; g < pl.groups; ++g)
+          gemm<T>(false, true, pl.og, pl.kg, bc, T(1),
+                  dyn + g * pl.og * pl.p + oh0 * pl.geo.out_w, pl.p, buf + g * pl.kg * bc, bc,
+                  oh0 > 0 ? T(1) : T(0), part + g * pl.og * pl.kg, pl.kg);
+      }
+      return;
+    }
     const T* col = columns_of(x, pl, n0, imgs, 0, pl.k, buf);
     const T* grad = dy + n0 * pl.o * pl.p;
     if (imgs > 1) {

@@ -14,7 +14,8 @@ namespace te::ops::cpu::conv_detail {
 enum class ConvPass { Forward, InputGrad, WeightGrad };
 
 // Whether the tap scheme suits this shape and pass: groups 1, stride 1, a kernel larger than
-// 1x1, >= 128 computed columns per image of which at most ~20% are dropped; for the input
+// 1x1, >= 128 computed columns per image of which at most ~20% are dropped; for forward and
+// weight gradient, >= 8 input channels (fewer: im2col is faster); for the input
 // gradient, padding within the dilated kernel's reach; for the weight gradient, per-image
 // partial gradients no larger than an image's column matrix (their sum costs a pass).
 bool taps_suit(const Plan& pl, ConvPass pass);

@@ -112,16 +112,20 @@ std::vector<Config> configs() {
       // Weight larger than a chunk's column matrix: the blocked weight-gradient scheme.
       {"{out_channels: 12, kernel: 3, padding: 1}", Shape{2, 4, 3, 3}, {3, 3, 1, 1, 1, 1}},
       {"{out_channels: 12, kernel: 2, groups: 2}", Shape{3, 4, 3, 3}, {2, 2, 1, 1, 0, 0, 1, 1, 2}},
-      // Stride 1 on wide maps: the per-tap scheme (conv2d_taps.h), with dilation, a
-      // non-square kernel, and a padding the input gradient cannot use (it falls back).
-      {"{out_channels: 5, kernel: 3, padding: 1}", Shape{3, 3, 10, 12}, {3, 3, 1, 1, 1, 1}},
+      // Stride 1 on wide maps with >= 8 input channels: the per-tap scheme (conv2d_taps.h),
+      // with dilation, a non-square kernel, and a padding the input gradient cannot use (it
+      // falls back).
+      {"{out_channels: 5, kernel: 3, padding: 1}", Shape{3, 8, 10, 12}, {3, 3, 1, 1, 1, 1}},
       {"{out_channels: 4, kernel: 3, dilation: 2, padding: 2}",
-       Shape{2, 3, 9, 20},
+       Shape{2, 8, 9, 20},
        {3, 3, 1, 1, 2, 2, 2, 2}},
       {"{out_channels: 3, kernel: [3, 2], padding: [1, 0], bias: false}",
-       Shape{1, 2, 6, 11},
+       Shape{1, 8, 6, 11},
        {3, 2, 1, 1, 1, 0}},
-      {"{out_channels: 2, kernel: [1, 3], padding: 1}", Shape{2, 2, 4, 10}, {1, 3, 1, 1, 1, 1}},
+      {"{out_channels: 2, kernel: [1, 3], padding: 1}", Shape{2, 8, 4, 10}, {1, 3, 1, 1, 1, 1}},
+      // The same wide stride-1 map with few input channels: im2col for forward and weight
+      // gradient, per-tap input gradient.
+      {"{out_channels: 5, kernel: 3, padding: 1}", Shape{3, 3, 10, 12}, {3, 3, 1, 1, 1, 1}},
   };
 }
 
