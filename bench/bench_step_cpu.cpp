@@ -9,6 +9,8 @@
 //
 // The quickstart's network: --model simple_cnn --width 0.5 --channels 1 --size 28 --batch 128
 //   --classes 10. bench/compare_torch_cpu.py runs the same step in PyTorch next to this.
+// --profile 1 adds each layer's forward/backward ms per step and sums per layer type
+// (bench/layer_timer.h wraps every layer).
 //
 // The reference: PyTorch 1.13, 2 threads, resnet18 at batch 8, 3x224x224: ~13.5 img/s.
 #include <sys/resource.h>

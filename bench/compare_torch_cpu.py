@@ -5,7 +5,9 @@ count and step (zero grads, forward, softmax cross-entropy, backward, plain SGD 
 Runs bench_step_cpu and an equivalent PyTorch loop in turn, prints images/s and ms/step for both,
 the engine/PyTorch ratio, the CPU time per step (all threads) and the load average before and
 after each run (other users of the machine skew CPU timings; rerun when the load is high).
---baseline-bench adds a second engine binary (e.g. an older build) to the same table.
+--baseline-bench adds a second engine binary (e.g. an older build) to the same table. On a
+busy machine PyTorch's OpenMP threads spin-wait and its multi-thread numbers collapse; compare
+with --threads 1 as well there.
 
   /usr/bin/python3 bench/compare_torch_cpu.py --engine-bench build/bench/bench_step_cpu
   /usr/bin/python3 bench/compare_torch_cpu.py --engine-bench build/bench/bench_step_cpu \\
