@@ -52,6 +52,7 @@ int run_train(CLI::App& app, const TrainOptions& o) {
   options.run_dir = run_dir;
   options.resume = !o.resume.empty();
   options.device = select_device(request, config.model);
+  configure_gpu_numerics(options.device, config.train.deterministic, config.train.allow_tf32);
   install_stop_handlers();
   Trainer trainer(std::move(config), options);
   const TrainSummary s = trainer.run();

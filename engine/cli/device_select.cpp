@@ -88,4 +88,13 @@ Device select_device(const std::string& request, const YAML::Node& model) {
   }
 }
 
+void configure_gpu_numerics(Device device, bool deterministic, bool allow_tf32) {
+  if (!device.is_cuda()) return;
+#ifdef TE_WITH_CUDA
+  te::cuda::set_deterministic(deterministic);
+  te::cuda::set_allow_tf32(allow_tf32);
+  spdlog::info("gpu numerics: deterministic={} tf32={}", deterministic, allow_tf32);
+#endif
+}
+
 }  // namespace te::cli

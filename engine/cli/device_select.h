@@ -15,4 +15,8 @@ namespace te::cli {
 // with a tiny batch, so a missing kernel shows up now rather than at the first training step.
 Device select_device(const std::string& request, const YAML::Node& model = YAML::Node());
 
+// Applies train.deterministic and train.allow_tf32 to the CUDA backend (logged); no-op on the CPU,
+// whose kernels are deterministic and always full fp32.
+void configure_gpu_numerics(Device device, bool deterministic, bool allow_tf32);
+
 }  // namespace te::cli

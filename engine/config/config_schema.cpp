@@ -93,6 +93,8 @@ std::vector<ConfigKey> make_schema() {
       ranged("train.max_bad_steps", K::Int, "5", 1, 1000000),
       choice("train.device", "auto", {"auto", "cpu", "cuda"}),
       ranged("train.threads", K::Int, "0", 0, 4096),  // 0: all cores (or TE_NUM_THREADS)
+      key("train.deterministic", K::Bool, "false"),
+      key("train.allow_tf32", K::Bool, "true"),
 
       ranged("checkpoint.every_epochs", K::Int, "1", 0, 1000000),
       ranged("checkpoint.every_steps", K::Int, "0", 0, 1e12),

@@ -309,6 +309,8 @@ RunConfig extract(const YAML::Node& r, const std::string& where) {
   t.max_bad_steps = get<int64_t>(r, "train.max_bad_steps");
   t.device = get<std::string>(r, "train.device");
   t.threads = get<int64_t>(r, "train.threads");
+  t.deterministic = get<bool>(r, "train.deterministic");
+  t.allow_tf32 = get<bool>(r, "train.allow_tf32");
   if (s.warmup_epochs >= static_cast<double>(t.epochs) && s.type != "constant" && s.warmup_epochs > 0)
     throw ConfigError(where + ": key 'schedule.warmup_epochs': " + YAML::Dump(lookup(r, "schedule.warmup_epochs")) +
                       " warm-up epochs leave nothing of " + std::to_string(t.epochs) +

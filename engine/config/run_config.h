@@ -57,6 +57,8 @@ struct TrainSection {
   int64_t max_bad_steps = 5;
   std::string device = "auto";
   int64_t threads = 0;
+  bool deterministic = false;  // GPU: only deterministic cuDNN algorithms and reductions
+  bool allow_tf32 = true;      // GPU: fp32 convolutions/GEMMs may use TF32 tensor cores
 };
 
 struct CheckpointSection {

@@ -43,6 +43,18 @@ TEST(RunConfig, ThreeLineConfigGetsEveryDefault) {
   EXPECT_EQ(c.model["preset"].as<std::string>(), "resnet18");
 }
 
+TEST(RunConfig, GpuNumericsSwitches) {
+  const RunConfig d = parse_run_config(kMinimal, "run.yaml");
+  EXPECT_FALSE(d.train.deterministic);
+  EXPECT_TRUE(d.train.allow_tf32);
+  const RunConfig c = parse_run_config(kMinimal, "run.yaml",
+                                       {"train.deterministic=true", "train.allow_tf32=false"});
+  EXPECT_TRUE(c.train.deterministic);
+  EXPECT_FALSE(c.train.allow_tf32);
+  EXPECT_NE(error_of(kMinimal, {"train.deterministic=maybe"}).find("train.deterministic"),
+            std::string::npos);
+}
+
 TEST(RunConfig, ValuesFromTheFileAreRead) {
   const RunConfig c = parse_run_config(
       "model: {preset: resnet9, num_classes: 10}\n"
