@@ -14,6 +14,8 @@ BUILD_DIR=${BUILD_DIR:-build}
 scripts/install_deps.sh
 if [ -x /usr/local/cuda/bin/nvcc ]; then export PATH=/usr/local/cuda/bin:$PATH; fi
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+# Paths relative to the checkout in cache keys, so clones in other folders share the cache.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTE_BUILD_TESTS=OFF -DTE_BUILD_BENCH=OFF \
   -DTE_CUDA="${TE_CUDA:-AUTO}"
 cmake --build "$BUILD_DIR" -j "$(nproc)" --target trainer

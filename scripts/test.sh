@@ -22,6 +22,8 @@ export TE_PYTHON="$PWD/$VENV/bin/python"
 # CUDA toolkit on PATH when present (it is optional).
 if [ -x /usr/local/cuda/bin/nvcc ]; then export PATH=/usr/local/cuda/bin:$PATH; fi
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+# Paths relative to the checkout in cache keys, so clones in other folders share the cache.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DTE_CUDA="${TE_CUDA:-AUTO}" ${TE_CUDA_ARCHITECTURES:+-DTE_CUDA_ARCHITECTURES=$TE_CUDA_ARCHITECTURES}
