@@ -41,7 +41,13 @@ int run_eval(const EvalOptions& o) {
       throw DataError("--data " + o.data + " has " + std::to_string(data->class_names().size()) +
                       " classes, the model was trained on " +
                       std::to_string(model.info.class_names.size()));
-    spdlog::warn("class names of {} differ from the model's; comparing labels by index", o.data);
+    // Data that only numbers its classes (IDX) against a model that names them
+    // (data.class_names) is the expected case, not worth a warning.
+    bool numbered = true;
+    for (size_t c = 0; c < data->class_names().size(); ++c)
+      numbered = numbered && data->class_names()[c] == std::to_string(c);
+    if (!numbered)
+      spdlog::warn("class names of {} differ from the model's; comparing labels by index", o.data);
   }
   LoaderOptions lo;
   lo.batch_size = o.batch_size;
@@ -49,7 +55,10 @@ int run_eval(const EvalOptions& o) {
   lo.shuffle = false;
   lo.drop_last = false;
   DataLoader loader(data, eval_transform(model.info), lo);
-  const EvalResult r = evaluate(*model.graph, loader, model.info.mean, model.info.std);
+  EvalResult r = evaluate(*model.graph, loader, model.info.mean, model.info.std);
+  // Report under the checkpoint's names (its data.class_names), which the counts check above
+  // lines up index by index with the data's labels.
+  if (r.class_names.size() == model.info.class_names.size()) r.class_names = model.info.class_names;
 
   if (o.json) {
     nlohmann::json j = {{"checkpoint", weights}, {"data", o.data},         {"images", r.images},

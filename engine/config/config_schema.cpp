@@ -56,6 +56,7 @@ std::vector<ConfigKey> make_schema() {
       ranged("data.max_skipped_fraction", K::Float, "0.01", 0, 1),
       key("data.mean", K::FloatList, ""),  // default: per channel count (ImageNet for RGB)
       key("data.std", K::FloatList, ""),
+      key("data.class_names", K::StringList, ""),  // default: the data's names (IDX: "0".."9")
       ranged("data.resize_ratio", K::Float, "0.875", 0, 1, true),  // eval: resize, centre crop
       key("data.augment.random_resized_crop", K::Bool, "true"),
       ranged("data.augment.scale_min", K::Float, "0.08", 0, 1, true),
@@ -212,6 +213,7 @@ std::string describe_expected(const ConfigKey& k) {
     case ConfigKind::Choice: return "one of " + join(k.choices);
     case ConfigKind::FloatList: return "a list of numbers, e.g. [0.5, 0.5, 0.5]";
     case ConfigKind::IntList: return "a list of integers, e.g. [30, 60]";
+    case ConfigKind::StringList: return "a list of strings, e.g. [cat, dog]";
     case ConfigKind::Model: return "a mapping (preset: NAME or layers: [...])";
   }
   return "?";

@@ -16,6 +16,7 @@ enum class ConfigKind {
   Choice,     // one of `choices`
   FloatList,  // [a, b, ...] of numbers (normalisation mean/std, betas)
   IntList,    // [a, b, ...] of integers (schedule milestones)
+  StringList, // [a, b, ...] of non-empty strings (class names)
   Model,      // the model description: a mapping checked by the graph builder, not here
 };
 

@@ -90,6 +90,12 @@ void check_value(const ConfigKey& k, const YAML::Node& v, const std::string& loc
       }
       return;
     }
+    case ConfigKind::StringList: {
+      if (!v.IsSequence() || v.size() == 0) bad_value(k, v, loc);
+      for (const auto& e : v)
+        if (!e.IsScalar() || e.Scalar().empty()) bad_value(k, v, loc);
+      return;
+    }
     case ConfigKind::Model:
       if (!v.IsMap()) bad_value(k, v, loc);
       return;
@@ -211,6 +217,14 @@ std::vector<float> get_floats(const YAML::Node& root, const std::string& path) {
   return out;
 }
 
+std::vector<std::string> get_strings(const YAML::Node& root, const std::string& path) {
+  std::vector<std::string> out;
+  const YAML::Node v = lookup(root, path);
+  if (v.IsSequence())
+    for (const auto& e : v) out.push_back(e.Scalar());
+  return out;
+}
+
 std::string get_optional_string(const YAML::Node& root, const std::string& path) {
   const YAML::Node v = lookup(root, path);
   return v.IsDefined() && v.IsScalar() ? v.Scalar() : "";
@@ -263,6 +277,14 @@ RunConfig extract(const YAML::Node& r, const std::string& where) {
                       ")");
   for (float s : d.std)
     if (!(s > 0)) throw ConfigError(where + ": key 'data.std': every value must be > 0");
+  d.class_names = get_strings(r, "data.class_names");
+  // Names key the per-class results (eval --json), so two classes may not share one.
+  for (size_t i = 0; i < d.class_names.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (d.class_names[i] == d.class_names[j])
+        throw ConfigError(locate(where, lookup(r, "data.class_names"), "data.class_names") +
+                          ": '" + d.class_names[i] + "' is given twice (classes " +
+                          std::to_string(j) + " and " + std::to_string(i) + ")");
   d.resize_ratio = get<double>(r, "data.resize_ratio");
   d.random_resized_crop = get<bool>(r, "data.augment.random_resized_crop");
   d.scale_min = get<double>(r, "data.augment.scale_min");

@@ -22,6 +22,7 @@ struct DataSection {
   int workers = 2;
   double max_skipped_fraction = 0.01;
   std::vector<float> mean, std;  // empty = default for the channel count
+  std::vector<std::string> class_names;  // empty = the training data's names
   double resize_ratio = 0.875;
   bool random_resized_crop = true;
   double scale_min = 0.08, scale_max = 1.0;

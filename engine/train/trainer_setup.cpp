@@ -77,6 +77,16 @@ void Trainer::Impl::build_model() {
   info.model = model;
   info.input_chw = Shape{channels, config.data.image_size, config.data.image_size};
   info.class_names = train_set->class_names();
+  // data.class_names names what the data only numbers (IDX labels "0".."9"); the checkpoint
+  // carries these names to eval and predict.
+  if (!config.data.class_names.empty()) {
+    if (static_cast<int64_t>(config.data.class_names.size()) != classes)
+      throw ConfigError(where + ": key 'data.class_names' lists " +
+                        std::to_string(config.data.class_names.size()) +
+                        " names but the training data has " + std::to_string(classes) +
+                        " classes; give one name per class in label order, or remove the key");
+    info.class_names = config.data.class_names;
+  }
   info.mean = config.data.mean.empty() ? default_mean(channels) : config.data.mean;
   info.std = config.data.std.empty() ? default_std(channels) : config.data.std;
   if (info.mean.size() != 1 && static_cast<int64_t>(info.mean.size()) != channels)

@@ -237,3 +237,41 @@ TEST(RunConfig, ShippedConfigsAreValid) {
 }
 }  // namespace
 }  // namespace te
+
+namespace te {
+namespace {
+// data.class_names: names for data that only numbers its classes (IDX files).
+TEST(RunConfig, ClassNamesAreReadCheckedAndOverridden) {
+  EXPECT_TRUE(parse_run_config(kMinimal, "run.yaml").data.class_names.empty());
+  const RunConfig c = parse_run_config(
+      std::string(kMinimal) + "  class_names: [T-shirt/top, Trouser, Ankle boot]\n", "run.yaml");
+  EXPECT_EQ(c.data.class_names, (std::vector<std::string>{"T-shirt/top", "Trouser", "Ankle boot"}));
+  // The resolved config carries them and reads back the same.
+  const RunConfig again = parse_run_config(c.resolved_yaml(), "config.resolved.yaml");
+  EXPECT_EQ(again.data.class_names, c.data.class_names);
+  EXPECT_EQ(again.resolved_yaml(), c.resolved_yaml());
+
+  const std::string scalar = error_of(std::string(kMinimal) + "  class_names: cat\n");
+  EXPECT_NE(scalar.find("run.yaml:4: key 'data.class_names': expected a list of strings"),
+            std::string::npos) << scalar;
+  const std::string nested = error_of(std::string(kMinimal) + "  class_names: [cat, [dog]]\n");
+  EXPECT_NE(nested.find("key 'data.class_names': expected a list of strings"), std::string::npos)
+      << nested;
+  const std::string empty = error_of(std::string(kMinimal) + "  class_names: []\n");
+  EXPECT_NE(empty.find("expected a list of strings"), std::string::npos) << empty;
+  const std::string twice = error_of(std::string(kMinimal) + "  class_names: [cat, dog, cat]\n");
+  EXPECT_NE(twice.find("'cat' is given twice"), std::string::npos) << twice;
+
+  const RunConfig o = parse_run_config(kMinimal, "run.yaml", {"data.class_names=[cat, dog]"});
+  EXPECT_EQ(o.data.class_names, (std::vector<std::string>{"cat", "dog"}));
+  const std::string bad = error_of(kMinimal, {"data.class_names={a: 1}"});
+  EXPECT_NE(bad.find("--set data.class_names={a: 1}: key 'data.class_names': expected a list of strings"),
+            std::string::npos) << bad;
+  // The shipped Fashion-MNIST configs name the ten classes in label order.
+  const RunConfig q = load_run_config(std::string(TE_SOURCE_DIR) + "/configs/quickstart.yaml");
+  ASSERT_EQ(q.data.class_names.size(), 10u);
+  EXPECT_EQ(q.data.class_names.front(), "T-shirt/top");
+  EXPECT_EQ(q.data.class_names.back(), "Ankle boot");
+}
+}  // namespace
+}  // namespace te
