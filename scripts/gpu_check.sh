@@ -53,20 +53,9 @@ else
 fi
 
 # ---- configure ----
-# The CUDA kernels reach the layers through kernels/dispatch.h only when TE_WITH_CUDA_KERNELS is
-# defined. If the tree does not define it yet, this check defines it for its own build, so the
-# whole model path is exercised on the GPU (and says so in the summary).
-EXTRA=()
-if grep -rqsE 'define\s+TE_WITH_CUDA_KERNELS|compile_definitions\(.*TE_WITH_CUDA_KERNELS' \
-     kernels/dispatch.h CMakeLists.txt cmake engine/CMakeLists.txt; then
-  DISPATCH="CUDA dispatch on (defined by the tree)"
-else
-  EXTRA+=(-DCMAKE_CXX_FLAGS=-DTE_WITH_CUDA_KERNELS -DCMAKE_CUDA_FLAGS=-DTE_WITH_CUDA_KERNELS)
-  DISPATCH="CUDA dispatch on for this check only (-DTE_WITH_CUDA_KERNELS; the tree has it off)"
-fi
 configure() {
   cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTE_CUDA=ON \
-    -DTE_CUDA_ARCHITECTURES="$ARCH" -DTE_BUILD_TESTS=ON -DTE_BUILD_BENCH=ON "${EXTRA[@]}" "$@" \
+    -DTE_CUDA_ARCHITECTURES="$ARCH" -DTE_BUILD_TESTS=ON -DTE_BUILD_BENCH=ON "$@" \
     > "$LOGS/configure.log" 2>&1
 }
 if ! configure; then
@@ -82,7 +71,6 @@ if ! configure; then
 else
   note "configure" "OK, sm_$ARCH, $(grep -m1 -o 'cuDNN: .*' "$LOGS/configure.log" || echo 'cuDNN found')"
 fi
-note "dispatch" "$DISPATCH"
 
 # ---- build ----
 T0=$(date +%s)

@@ -18,14 +18,6 @@ std::string mib(size_t bytes) {
   return buf;
 }
 
-// Pops a cached block of exactly `rounded` bytes, or returns nullptr.
-void* take_cached(std::map<size_t, std::vector<void*>>& free_lists, size_t rounded) {
-  auto it = free_lists.find(rounded);
-  if (it == free_lists.end() || it->second.empty()) return nullptr;
-  void* p = it->second.back();
-  it->second.pop_back();
-  return p;
-}
 }  // namespace
 
 size_t round_block_size(size_t bytes) {
@@ -47,17 +39,55 @@ std::string out_of_memory_message(size_t requested, size_t free_bytes, size_t to
     const int percent = static_cast<int>(90.0 * available / needed);
     msg += " Reduce the batch size to about " + std::to_string(percent > 1 ? percent : 1) +
            "% of the current one, or keep the batch and use gradient accumulation "
-           "(train.accumulate_steps) with smaller micro-batches.";
+           "(train.grad_accum) with smaller micro-batches.";
   } else {
     msg += " Reduce the batch size or use gradient accumulation with smaller micro-batches.";
   }
   return msg;
 }
 
+void* BlockCache::take(size_t rounded) {
+  auto it = free_.find(rounded);
+  if (it == free_.end() || it->second.empty()) return nullptr;
+  void* p = it->second.back();
+  it->second.pop_back();
+  ++stats_.cache_hits;
+  stats_.cached_bytes -= rounded;
+  return p;
+}
+
+void BlockCache::add_fresh(size_t rounded) {
+  ++stats_.driver_allocs;
+  stats_.reserved_bytes += rounded;
+  if (stats_.reserved_bytes > stats_.peak_reserved_bytes)
+    stats_.peak_reserved_bytes = stats_.reserved_bytes;
+}
+
+void BlockCache::hand_out(void* p, size_t rounded) {
+  live_[p] = rounded;
+  stats_.in_use_bytes += rounded;
+  if (stats_.in_use_bytes > stats_.peak_in_use_bytes) stats_.peak_in_use_bytes = stats_.in_use_bytes;
+}
+
+bool BlockCache::give_back(void* p) {
+  auto it = live_.find(p);
+  if (it == live_.end()) return false;
+  const size_t rounded = it->second;
+  live_.erase(it);
+  stats_.in_use_bytes -= rounded;
+  stats_.cached_bytes += rounded;
+  free_[rounded].push_back(p);
+  return true;
+}
+
+void BlockCache::reset_peak() {
+  stats_.peak_in_use_bytes = stats_.in_use_bytes;
+  stats_.peak_reserved_bytes = stats_.reserved_bytes;
+}
+
 CachingDeviceAllocator::~CachingDeviceAllocator() {
   // Destructors must not throw; errors at process exit (driver already shut down) are ignored.
-  for (auto& [size, blocks] : free_)
-    for (void* p : blocks) cudaFree(p);
+  cache_.drain([](void* b) { cudaFree(b); });
 }
 
 void* CachingDeviceAllocator::driver_alloc(size_t rounded, size_t requested) {
@@ -66,30 +96,19 @@ void* CachingDeviceAllocator::driver_alloc(size_t rounded, size_t requested) {
   if (err == cudaErrorMemoryAllocation) {
     cudaGetLastError();
     // Give the cached blocks back and try once more before giving up.
-    for (auto& [size, blocks] : free_) {
-      for (void* b : blocks) {
-        TE_CUDA_CHECK(cudaFree(b));
-        stats_.cached_bytes -= size;
-        stats_.reserved_bytes -= size;
-        ++stats_.driver_frees;
-      }
-      blocks.clear();
-    }
+    cache_.drain([](void* b) { TE_CUDA_CHECK(cudaFree(b)); });
     err = cudaMalloc(&p, rounded);
   }
   if (err == cudaErrorMemoryAllocation) {
     cudaGetLastError();
     size_t free_bytes = 0, total_bytes = 0;
     cudaMemGetInfo(&free_bytes, &total_bytes);
-    throw OutOfMemoryError(
-        out_of_memory_message(requested, free_bytes, total_bytes, stats_.in_use_bytes, device_),
-        requested, free_bytes, total_bytes);
+    throw OutOfMemoryError(out_of_memory_message(requested, free_bytes, total_bytes,
+                                                 cache_.stats().in_use_bytes, device_),
+                           requested, free_bytes, total_bytes);
   }
   TE_CUDA_CHECK(err);
-  ++stats_.driver_allocs;
-  stats_.reserved_bytes += rounded;
-  if (stats_.reserved_bytes > stats_.peak_reserved_bytes)
-    stats_.peak_reserved_bytes = stats_.reserved_bytes;
+  cache_.add_fresh(rounded);
   return p;
 }
 
@@ -97,106 +116,69 @@ void* CachingDeviceAllocator::allocate(size_t bytes) {
   if (bytes == 0) return nullptr;
   const size_t rounded = round_block_size(bytes);
   std::lock_guard<std::mutex> lock(mutex_);
-  void* p = take_cached(free_, rounded);
-  if (p) {
-    ++stats_.cache_hits;
-    stats_.cached_bytes -= rounded;
-  } else {
-    p = driver_alloc(rounded, bytes);
-  }
-  live_[p] = rounded;
-  stats_.in_use_bytes += rounded;
-  if (stats_.in_use_bytes > stats_.peak_in_use_bytes) stats_.peak_in_use_bytes = stats_.in_use_bytes;
+  void* p = cache_.take(rounded);
+  if (!p) p = driver_alloc(rounded, bytes);
+  cache_.hand_out(p, rounded);
   return p;
 }
 
 void CachingDeviceAllocator::deallocate(void* ptr, size_t) {
   if (!ptr) return;
   std::lock_guard<std::mutex> lock(mutex_);
-  auto it = live_.find(ptr);
-  if (it == live_.end()) return;  // not ours: never happens unless memory is corrupted
-  const size_t rounded = it->second;
-  live_.erase(it);
-  stats_.in_use_bytes -= rounded;
-  stats_.cached_bytes += rounded;
-  free_[rounded].push_back(ptr);
+  cache_.give_back(ptr);  // false only for a foreign pointer: never happens unless memory is corrupted
 }
 
 void CachingDeviceAllocator::release_cached() {
   std::lock_guard<std::mutex> lock(mutex_);
   TE_CUDA_CHECK(cudaDeviceSynchronize());
-  for (auto& [size, blocks] : free_) {
-    for (void* b : blocks) {
-      TE_CUDA_CHECK(cudaFree(b));
-      stats_.cached_bytes -= size;
-      stats_.reserved_bytes -= size;
-      ++stats_.driver_frees;
-    }
-    blocks.clear();
-  }
+  cache_.drain([](void* b) { TE_CUDA_CHECK(cudaFree(b)); });
 }
 
 AllocatorStats CachingDeviceAllocator::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return stats_;
+  return cache_.stats();
 }
 
 void CachingDeviceAllocator::reset_peak() {
   std::lock_guard<std::mutex> lock(mutex_);
-  stats_.peak_in_use_bytes = stats_.in_use_bytes;
-  stats_.peak_reserved_bytes = stats_.reserved_bytes;
+  cache_.reset_peak();
 }
 
 PinnedHostAllocator::~PinnedHostAllocator() {
-  for (auto& [size, blocks] : free_)
-    for (void* p : blocks) cudaFreeHost(p);
+  cache_.drain([](void* p) { cudaFreeHost(p); });
 }
 
 void* PinnedHostAllocator::allocate(size_t bytes) {
   if (bytes == 0) return nullptr;
   const size_t rounded = round_block_size(bytes);
   std::lock_guard<std::mutex> lock(mutex_);
-  void* p = take_cached(free_, rounded);
-  if (p) {
-    ++stats_.cache_hits;
-    stats_.cached_bytes -= rounded;
-  } else {
+  void* p = cache_.take(rounded);
+  if (!p) {
     const cudaError_t err = cudaHostAlloc(&p, rounded, cudaHostAllocDefault);
     if (err == cudaErrorMemoryAllocation) {
       cudaGetLastError();
       throw OutOfMemoryError("out of page-locked host memory: tried to allocate " + mib(bytes) +
-                                 " with " + mib(stats_.in_use_bytes) +
+                                 " with " + mib(cache_.stats().in_use_bytes) +
                                  " already pinned; reduce the batch size or the loader's "
                                  "prefetch depth",
                              bytes, 0, 0);
     }
     TE_CUDA_CHECK(err);
-    ++stats_.driver_allocs;
-    stats_.reserved_bytes += rounded;
-    if (stats_.reserved_bytes > stats_.peak_reserved_bytes)
-      stats_.peak_reserved_bytes = stats_.reserved_bytes;
+    cache_.add_fresh(rounded);
   }
-  live_[p] = rounded;
-  stats_.in_use_bytes += rounded;
-  if (stats_.in_use_bytes > stats_.peak_in_use_bytes) stats_.peak_in_use_bytes = stats_.in_use_bytes;
+  cache_.hand_out(p, rounded);
   return p;
 }
 
 void PinnedHostAllocator::deallocate(void* ptr, size_t) {
   if (!ptr) return;
   std::lock_guard<std::mutex> lock(mutex_);
-  auto it = live_.find(ptr);
-  if (it == live_.end()) return;
-  const size_t rounded = it->second;
-  live_.erase(it);
-  stats_.in_use_bytes -= rounded;
-  stats_.cached_bytes += rounded;
-  free_[rounded].push_back(ptr);
+  cache_.give_back(ptr);
 }
 
 AllocatorStats PinnedHostAllocator::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return stats_;
+  return cache_.stats();
 }
 
 }  // namespace te::cuda

@@ -47,6 +47,40 @@ struct AllocatorStats {
 // slightly different sizes share blocks without wasting more than a small fraction.
 size_t round_block_size(size_t bytes);
 
+// The size-binned free lists and statistics both allocators keep. Not thread-safe: the owning
+// allocator holds its mutex around every call.
+class BlockCache {
+ public:
+  // A cached block of exactly `rounded` bytes (counted as a hit), or nullptr.
+  void* take(size_t rounded);
+  // Records a block just obtained from the driver.
+  void add_fresh(size_t rounded);
+  // Records `p` (from take or the driver) as handed out.
+  void hand_out(void* p, size_t rounded);
+  // Moves a handed-out block to the free lists; false when `p` is not one of ours.
+  bool give_back(void* p);
+  // Passes every cached block to `release` (which returns it to the driver) and forgets it.
+  template <typename Release>
+  void drain(Release release) {
+    for (auto& [size, blocks] : free_) {
+      for (void* b : blocks) {
+        release(b);
+        stats_.cached_bytes -= size;
+        stats_.reserved_bytes -= size;
+        ++stats_.driver_frees;
+      }
+      blocks.clear();
+    }
+  }
+  const AllocatorStats& stats() const { return stats_; }
+  void reset_peak();
+
+ private:
+  std::map<size_t, std::vector<void*>> free_;  // rounded size -> cached blocks
+  std::unordered_map<void*, size_t> live_;     // handed-out block -> rounded size
+  AllocatorStats stats_;
+};
+
 class CachingDeviceAllocator final : public Allocator {
  public:
   explicit CachingDeviceAllocator(int device) : device_(device) {}
@@ -66,9 +100,7 @@ class CachingDeviceAllocator final : public Allocator {
 
   int device_;
   mutable std::mutex mutex_;
-  std::map<size_t, std::vector<void*>> free_;   // rounded size -> cached blocks
-  std::unordered_map<void*, size_t> live_;      // block -> rounded size
-  AllocatorStats stats_;
+  BlockCache cache_;
 };
 
 // Page-locked (pinned) host memory, so host<->device copies can be asynchronous and run at full
@@ -83,9 +115,7 @@ class PinnedHostAllocator final : public Allocator {
 
  private:
   mutable std::mutex mutex_;
-  std::map<size_t, std::vector<void*>> free_;
-  std::unordered_map<void*, size_t> live_;
-  AllocatorStats stats_;
+  BlockCache cache_;
 };
 
 // The message for an allocation that does not fit (also used by the workspace arena).
