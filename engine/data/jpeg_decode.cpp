@@ -52,6 +52,17 @@ struct DecodeState {
   bool cmyk = false, adobe = false;
 };
 
+// A decompressor whose errors and warnings longjmp to st->err.jump; the caller must setjmp
+// it before the first libjpeg call that can fail.
+std::unique_ptr<DecodeState> new_decoder() {
+  auto st = std::make_unique<DecodeState>();
+  st->cinfo.err = jpeg_std_error(&st->err.pub);
+  st->err.pub.error_exit = on_error;
+  st->err.pub.emit_message = on_message;
+  jpeg_create_decompress(&st->cinfo);
+  return st;
+}
+
 bool has_end_marker(const uint8_t* data, size_t size) {
   for (size_t i = size; i >= 2; --i)
     if (data[i - 2] == 0xFF && data[i - 1] == 0xD9) return true;
@@ -65,13 +76,9 @@ DecodedImage decode_jpeg(const uint8_t* data, size_t size, int64_t channels,
                          int64_t out_h) {
   // Truncation check that does not depend on which rows a crop needs.
   if (!has_end_marker(data, size)) throw BadImageError("truncated JPEG (no end-of-image marker)");
-  auto st = std::make_unique<DecodeState>();
+  auto st = new_decoder();
   jpeg_decompress_struct* cinfo = &st->cinfo;
-  cinfo->err = jpeg_std_error(&st->err.pub);
-  st->err.pub.error_exit = on_error;
-  st->err.pub.emit_message = on_message;
-  jpeg_create_decompress(cinfo);
-  if (setjmp(st->err.jump)) {
+  if (setjmp(st->err.jump)) {  // here, not in new_decoder: the jump target must stay live
     jpeg_destroy_decompress(cinfo);
     throw BadImageError(std::string("corrupt JPEG: ") + st->err.message);
   }
@@ -155,13 +162,9 @@ DecodedImage decode_jpeg(const uint8_t* data, size_t size, int64_t channels,
 }
 
 std::pair<int64_t, int64_t> jpeg_dimensions(const uint8_t* data, size_t size) {
-  auto st = std::make_unique<DecodeState>();
+  auto st = new_decoder();
   jpeg_decompress_struct* cinfo = &st->cinfo;
-  cinfo->err = jpeg_std_error(&st->err.pub);
-  st->err.pub.error_exit = on_error;
-  st->err.pub.emit_message = on_message;
-  jpeg_create_decompress(cinfo);
-  if (setjmp(st->err.jump)) {
+  if (setjmp(st->err.jump)) {  // here, not in new_decoder: the jump target must stay live
     jpeg_destroy_decompress(cinfo);
     throw BadImageError(std::string("corrupt JPEG: ") + st->err.message);
   }

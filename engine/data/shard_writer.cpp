@@ -16,6 +16,7 @@
 #include "engine/data/jpeg_encode.h"
 #include "engine/data/resize.h"
 #include "engine/data/shard_format.h"
+#include "engine/io/atomic_file.h"
 
 namespace te {
 namespace {
@@ -147,16 +148,8 @@ PackReport pack_shards(const Dataset& source, const std::string& dst, const Pack
                          {"encoding", o.format},        {"channels", o.channels},
                          {"size", o.size},              {"count", report.packed},
                          {"shards", report.shards},     {"classes", source.class_names()}};
-  // Metadata last, through a rename: a pack interrupted earlier is never mistaken for complete.
-  const fs::path meta_path = fs::path(dst) / kShardMetaFile;
-  const fs::path tmp = fs::path(dst) / (std::string(kShardMetaFile) + ".tmp");
-  {
-    std::ofstream m(tmp);
-    m << meta.dump(2) << "\n";
-    if (!m) throw DataError("cannot write '" + tmp.string() + "'");
-  }
-  fs::rename(tmp, meta_path, ec);
-  if (ec) throw DataError("cannot rename '" + tmp.string() + "': " + ec.message());
+  // Metadata last, atomically: a pack interrupted earlier is never mistaken for complete.
+  write_file_atomic((fs::path(dst) / kShardMetaFile).string(), meta.dump(2) + "\n");
   return report;
 }
 

@@ -111,16 +111,24 @@ void Transform::augment_output(uint8_t* out, CounterRng& rng) const {
     // Shift by (dy, dx) in [-pad, pad]; pixels shifted in from outside are zero (the padding).
     const int64_t dy = static_cast<int64_t>(rng.below(2 * a.pad_crop + 1)) - a.pad_crop;
     const int64_t dx = static_cast<int64_t>(rng.below(2 * a.pad_crop + 1)) - a.pad_crop;
-    std::vector<uint8_t> src(out, out + s * row);
-    std::memset(out, 0, static_cast<size_t>(s * row));
-    for (int64_t y = 0; y < s; ++y) {
+    // In place, no scratch copy: rows are visited in the direction that reads each source row
+    // (y + dy) before it is overwritten.
+    const int64_t x0 = std::max<int64_t>(0, -dx), x1 = std::min<int64_t>(s, s - dx);
+    auto shift_row = [&](int64_t y) {
+      uint8_t* dst = out + y * row;
       const int64_t sy = y + dy;
-      if (sy < 0 || sy >= s) continue;
-      const int64_t x0 = std::max<int64_t>(0, -dx), x1 = std::min<int64_t>(s, s - dx);
-      if (x1 > x0)
-        std::memcpy(out + y * row + x0 * c, src.data() + sy * row + (x0 + dx) * c,
-                    static_cast<size_t>((x1 - x0) * c));
-    }
+      if (sy < 0 || sy >= s || x1 <= x0) {
+        std::memset(dst, 0, static_cast<size_t>(row));
+        return;
+      }
+      std::memmove(dst + x0 * c, out + sy * row + (x0 + dx) * c, static_cast<size_t>((x1 - x0) * c));
+      std::memset(dst, 0, static_cast<size_t>(x0 * c));
+      std::memset(dst + x1 * c, 0, static_cast<size_t>((s - x1) * c));
+    };
+    if (dy >= 0)
+      for (int64_t y = 0; y < s; ++y) shift_row(y);
+    else
+      for (int64_t y = s - 1; y >= 0; --y) shift_row(y);
   }
   if (a.hflip && rng.uniform() < 0.5f) {
     for (int64_t y = 0; y < s; ++y) {
