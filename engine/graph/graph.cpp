@@ -115,18 +115,21 @@ void Graph::backward(const Tensor& grad_output, const RunContext& ctx) {
                      ", but the output of the last forward is " + out.shape().str() + " " +
                      dtype_name(dtype_) + " on " + device_.str());
   prepare_grads(out.dim(0));
+  // One BackwardArgs for all nodes: its vectors keep their capacity across nodes.
+  BackwardArgs a;
+  a.ctx = ctx;
   for (size_t k = nodes_.size(); k-- > 0;) {
     Node& n = nodes_[k];
     if (!n.needs_grad) continue;
-    BackwardArgs a;
     a.output = &n.output;
     a.grad_output = (k + 1 == nodes_.size()) ? &grad_output : &n.grad;
+    a.inputs.clear();
+    a.grad_inputs.clear();
     for (int s : n.inputs) {
       a.inputs.push_back(s < 0 ? &input_ : &nodes_[s].output);
       a.grad_inputs.push_back(s >= 0 && nodes_[s].needs_grad ? &nodes_[s].grad : nullptr);
     }
-    a.modes = n.grad_modes;
-    a.ctx = ctx;
+    a.modes.assign(n.grad_modes.begin(), n.grad_modes.end());
     n.layer->backward(a);
   }
 }

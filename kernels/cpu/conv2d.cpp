@@ -53,6 +53,48 @@ ConvGeometry row_block(const ConvGeometry& g, int64_t oh0, int64_t rows) {
   return b;
 }
 
+// The batch cut into chunks of `per` images (forward, input gradient, weight gradient by
+// chunks). Each slot's scratch holds one chunk's column matrix [k, cols_max] followed, when a
+// chunk has several images, by one [o, cols_max] block (gathered dy, or the GEMM output).
+struct Chunks {
+  int64_t per, count, cols_max, slots;
+};
+
+template <typename T>
+Chunks prepare_chunks(const Plan& pl, Conv2dWorkspace& ws) {
+  Chunks ch;
+  ch.per = images_per_chunk(pl.n, pl.p);
+  ch.count = ceil_div(pl.n, ch.per);
+  ch.cols_max = ch.per * pl.p;
+  ch.slots = slot_count(ch.count);
+  ws.prepare_cpu(static_cast<size_t>(ch.slots),
+                 sizeof(T) * static_cast<size_t>((pl.k + (ch.per > 1 ? pl.o : 0)) * ch.cols_max));
+  return ch;
+}
+
+// dy of images [n0, n0 + imgs) as a [O, imgs * P] matrix: in place for one image, otherwise
+// gathered side by side into the slot's second block (see Chunks).
+template <typename T>
+const T* chunk_grad(const T* dy, const Plan& pl, const Chunks& ch, int64_t n0, int64_t imgs,
+                    T* buf) {
+  if (imgs == 1) return dy + n0 * pl.o * pl.p;
+  T* gathered = buf + pl.k * ch.cols_max;
+  gather_images(dy, pl.o, 0, pl.o, pl.p, n0, imgs, gathered, imgs * pl.p);
+  return gathered;
+}
+
+// Column matrix of images [n0, n0 + imgs) (rows [row0, row1)) in `buf` with row stride
+// `cols`; returns where it is (the input itself for a single pointwise image).
+template <typename T>
+const T* columns_of(const T* x, const Plan& pl, int64_t n0, int64_t imgs, int64_t row0,
+                    int64_t row1, T* buf) {
+  if (pl.pointwise && imgs == 1) return x + n0 * pl.c * pl.hw + row0 * pl.hw;  // row k = channel k
+  const int64_t cols = imgs * pl.p;
+  for (int64_t i = 0; i < imgs; ++i)
+    im2col_rows(x + (n0 + i) * pl.c * pl.hw, pl.geo, row0, row1, buf + i * pl.p, cols);
+  return buf;
+}
+
 template <typename T>
 void forward_impl(const Tensor& xt, const Tensor& wt, const Tensor* bt, Tensor& yt,
                   const Conv2dParams& prm, Conv2dWorkspace& ws) {
@@ -65,14 +107,11 @@ void forward_impl(const Tensor& xt, const Tensor& wt, const Tensor* bt, Tensor& 
   const T* bias = bt ? bt->data<T>() : nullptr;
   T* y = yt.data<T>();
   if (taps_suit(pl, ConvPass::Forward)) return taps_forward(x, w, bias, y, pl, ws);
-  const int64_t per = images_per_chunk(pl.n, pl.p), chunks = ceil_div(pl.n, per);
-  const int64_t cols_max = per * pl.p, slots = slot_count(chunks);
-  ws.prepare_cpu(static_cast<size_t>(slots),
-                 sizeof(T) * static_cast<size_t>((pl.k + (per > 1 ? pl.o : 0)) * cols_max));
-  run_slots(slots, chunks, [&](int64_t slot, int64_t chunk) {
-    const int64_t n0 = chunk * per, imgs = std::min(per, pl.n - n0), cols = imgs * pl.p;
+  const Chunks ch = prepare_chunks<T>(pl, ws);
+  run_slots(ch.slots, ch.count, [&](int64_t slot, int64_t chunk) {
+    const int64_t n0 = chunk * ch.per, imgs = std::min(ch.per, pl.n - n0), cols = imgs * pl.p;
     T* buf = ws.cpu_slot<T>(static_cast<size_t>(slot));
-    if (row_blocked(pl, per)) {
+    if (row_blocked(pl, ch.per)) {
       T* yn = y + n0 * pl.o * pl.p;
       const int64_t rpb = rows_per_block(pl);
       for (int64_t oh0 = 0; oh0 < pl.geo.out_h; oh0 += rpb) {
@@ -88,15 +127,9 @@ void forward_impl(const Tensor& xt, const Tensor& wt, const Tensor* bt, Tensor& 
           for (int64_t q = 0; q < pl.p; ++q) yn[o * pl.p + q] += bias[o];
       return;
     }
-    const T* col = buf;
-    if (pl.pointwise && imgs == 1) {
-      col = x + n0 * pl.c * pl.hw;
-    } else {
-      for (int64_t i = 0; i < imgs; ++i)
-        im2col_rows(x + (n0 + i) * pl.c * pl.hw, pl.geo, 0, pl.k, buf + i * pl.p, cols);
-    }
+    const T* col = columns_of(x, pl, n0, imgs, 0, pl.k, buf);
     // One image: straight into y. Several: into scratch, then scattered to NCHW below.
-    T* out = imgs == 1 ? y + n0 * pl.o * pl.p : buf + pl.k * cols_max;
+    T* out = imgs == 1 ? y + n0 * pl.o * pl.p : buf + pl.k * ch.cols_max;
     for (int64_t g = 0; g < pl.groups; ++g)
       gemm<T>(false, false, pl.og, cols, pl.kg, T(1), w + g * pl.og * pl.kg, pl.kg,
               col + g * pl.kg * cols, cols, T(0), out + g * pl.og * cols, cols);
@@ -125,19 +158,11 @@ void backward_input_impl(const Tensor& dyt, const Tensor& wt, Tensor& dxt, bool 
   const T* w = wt.data<T>();
   T* dx = dxt.data<T>();
   if (taps_suit(pl, ConvPass::InputGrad)) return taps_backward_input(dy, w, dx, accumulate, pl, ws);
-  const int64_t per = images_per_chunk(pl.n, pl.p), chunks = ceil_div(pl.n, per);
-  const int64_t cols_max = per * pl.p, slots = slot_count(chunks);
-  ws.prepare_cpu(static_cast<size_t>(slots),
-                 sizeof(T) * static_cast<size_t>((pl.k + (per > 1 ? pl.o : 0)) * cols_max));
-  run_slots(slots, chunks, [&](int64_t slot, int64_t chunk) {
-    const int64_t n0 = chunk * per, imgs = std::min(per, pl.n - n0), cols = imgs * pl.p;
+  const Chunks ch = prepare_chunks<T>(pl, ws);
+  run_slots(ch.slots, ch.count, [&](int64_t slot, int64_t chunk) {
+    const int64_t n0 = chunk * ch.per, imgs = std::min(ch.per, pl.n - n0), cols = imgs * pl.p;
     T* buf = ws.cpu_slot<T>(static_cast<size_t>(slot));
-    const T* grad = dy + n0 * pl.o * pl.p;
-    if (imgs > 1) {
-      T* gathered = buf + pl.k * cols_max;
-      gather_images(dy, pl.o, 0, pl.o, pl.p, n0, imgs, gathered, cols);
-      grad = gathered;
-    }
+    const T* grad = chunk_grad(dy, pl, ch, n0, imgs, buf);
     if (pl.pointwise && imgs == 1) {  // dx = W^T dy directly, no col2im
       T* dxn = dx + n0 * pl.c * pl.hw;
       for (int64_t g = 0; g < pl.groups; ++g)
@@ -155,18 +180,6 @@ void backward_input_impl(const Tensor& dyt, const Tensor& wt, Tensor& dxt, bool 
       col2im_rows_add(buf + i * pl.p, cols, pl.geo, 0, pl.k, dxn);
     }
   });
-}
-
-// Column matrix of images [n0, n0 + imgs) (rows [row0, row1)) in `buf` with row stride
-// `cols`; returns where it is (the input itself for a single pointwise image).
-template <typename T>
-const T* columns_of(const T* x, const Plan& pl, int64_t n0, int64_t imgs, int64_t row0,
-                    int64_t row1, T* buf) {
-  if (pl.pointwise && imgs == 1) return x + n0 * pl.c * pl.hw + row0 * pl.hw;  // row k = channel k
-  const int64_t cols = imgs * pl.p;
-  for (int64_t i = 0; i < imgs; ++i)
-    im2col_rows(x + (n0 + i) * pl.c * pl.hw, pl.geo, row0, row1, buf + i * pl.p, cols);
-  return buf;
 }
 
 template <typename T>
@@ -188,16 +201,14 @@ void bias_grad(const T* dy, const Plan& pl, T* db) {
 // then the partials are summed in chunk order.
 template <typename T>
 void weight_grad_by_chunks(const T* x, const T* dy, const Plan& pl, T* dw, Conv2dWorkspace& ws) {
-  const int64_t per = images_per_chunk(pl.n, pl.p), chunks = ceil_div(pl.n, per);
-  const int64_t cols_max = per * pl.p, slots = slot_count(chunks), wsize = pl.o * pl.kg;
-  ws.prepare_cpu(static_cast<size_t>(slots),
-                 sizeof(T) * static_cast<size_t>((pl.k + (per > 1 ? pl.o : 0)) * cols_max));
+  const Chunks ch = prepare_chunks<T>(pl, ws);
+  const int64_t chunks = ch.count, wsize = pl.o * pl.kg;
   T* partials = ws.cpu_shared<T>(static_cast<size_t>(chunks * wsize));
-  run_slots(slots, chunks, [&](int64_t slot, int64_t chunk) {
-    const int64_t n0 = chunk * per, imgs = std::min(per, pl.n - n0), cols = imgs * pl.p;
+  run_slots(ch.slots, chunks, [&](int64_t slot, int64_t chunk) {
+    const int64_t n0 = chunk * ch.per, imgs = std::min(ch.per, pl.n - n0), cols = imgs * pl.p;
     T* buf = ws.cpu_slot<T>(static_cast<size_t>(slot));
     T* part = partials + chunk * wsize;
-    if (row_blocked(pl, per)) {  // partial dW accumulated block by block
+    if (row_blocked(pl, ch.per)) {  // partial dW accumulated block by block
       const T* dyn = dy + n0 * pl.o * pl.p;
       const int64_t rpb = rows_per_block(pl);
       for (int64_t oh0 = 0; oh0 < pl.geo.out_h; oh0 += rpb) {
@@ -211,16 +222,10 @@ void weight_grad_by_chunks(const T* x, const T* dy, const Plan& pl, T* dw, Conv2
       return;
     }
     const T* col = columns_of(x, pl, n0, imgs, 0, pl.k, buf);
-    const T* grad = dy + n0 * pl.o * pl.p;
-    if (imgs > 1) {
-      T* gathered = buf + pl.k * cols_max;
-      gather_images(dy, pl.o, 0, pl.o, pl.p, n0, imgs, gathered, cols);
-      grad = gathered;
-    }
+    const T* grad = chunk_grad(dy, pl, ch, n0, imgs, buf);
     for (int64_t g = 0; g < pl.groups; ++g)
       gemm<T>(false, true, pl.og, pl.kg, cols, T(1), grad + g * pl.og * cols, cols,
-              col + g * pl.kg * cols, cols, T(0), partials + chunk * wsize + g * pl.og * pl.kg,
-              pl.kg);
+              col + g * pl.kg * cols, cols, T(0), part + g * pl.og * pl.kg, pl.kg);
   });
   parallel_for(wsize, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {

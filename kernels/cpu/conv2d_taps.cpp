@@ -37,6 +37,11 @@ void pad_planes(const T* src, int64_t planes, int64_t h, int64_t w, const Padded
   std::fill(dst + planes * pd.plane(), dst + pd.size(planes), T(0));
 }
 
+// Where kernel tap t reads in a padded plane: the offset of its (row, column) shift.
+int64_t tap_shift(const ConvGeometry& g, const Padded& pd, int64_t t) {
+  return (t / g.kernel_w) * g.dilation_h * pd.cols + (t % g.kernel_w) * g.dilation_w;
+}
+
 // wt[tap][O][C] = w[O][C][tap]: one contiguous [O, C] matrix per tap.
 template <typename T>
 T* weight_taps(const T* w, const Plan& pl, Conv2dWorkspace& ws) {
@@ -99,8 +104,7 @@ void taps_forward(const T* x, const T* w, const T* bias, T* y, const Plan& pl,
     T* out = xpad + pd.size(pl.c);
     pad_planes(x + n * pl.c * pl.hw, pl.c, g.height, g.width, pd, xpad);
     for (int64_t t = 0; t < taps; ++t) {
-      const int64_t shift =
-          (t / g.kernel_w) * g.dilation_h * pd.cols + (t % g.kernel_w) * g.dilation_w;
+      const int64_t shift = tap_shift(g, pd, t);
       gemm<T>(false, false, pl.o, cols, pl.c, T(1), wt + t * pl.o * pl.c, pl.c, xpad + shift,
               pd.plane(), t ? T(1) : T(0), out, cols);
     }
@@ -132,8 +136,7 @@ void taps_backward_input(const T* dy, const T* w, T* dx, bool accumulate, const 
     // dx[c, h, w] = sum of W[o, c, kh-1-i, kw-1-j] * dypad[o, h + i*dh, w + j*dw]: tap t of
     // the padded gradient meets the flipped weight tap (taps - 1 - t), transposed to [C, O].
     for (int64_t t = 0; t < taps; ++t) {
-      const int64_t shift =
-          (t / g.kernel_w) * g.dilation_h * pd.cols + (t % g.kernel_w) * g.dilation_w;
+      const int64_t shift = tap_shift(g, pd, t);
       gemm<T>(true, false, pl.c, cols, pl.o, T(1), wt + (taps - 1 - t) * pl.o * pl.c, pl.c,
               dypad + shift, pd.plane(), t ? T(1) : T(0), grad, cols);
     }
@@ -178,8 +181,7 @@ void taps_weight_grad(const T* x, const T* dy, T* dw, const Plan& pl, Conv2dWork
           std::fill(dst + g.out_w, dst + pd.cols, T(0));
         }
       for (int64_t t = 0; t < taps; ++t) {
-        const int64_t shift =
-            (t / g.kernel_w) * g.dilation_h * pd.cols + (t % g.kernel_w) * g.dilation_w;
+        const int64_t shift = tap_shift(g, pd, t);
         gemm<T>(false, true, pl.o, pl.c, cols, T(1), grad, cols, xpad + shift, pd.plane(),
                 n > n0 ? T(1) : T(0), part + t * tap_size, pl.c);
       }

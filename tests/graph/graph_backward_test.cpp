@@ -25,12 +25,6 @@ layers:
   - {name: fc, type: t_dense, out_features: 5}
 )";
 
-double weighted_sum(const Tensor& out, const Tensor& r) {
-  double s = 0;
-  for (int64_t i = 0; i < out.numel(); ++i) s += out.data<double>()[i] * r.data<double>()[i];
-  return s;
-}
-
 TEST(GraphBackward, ResidualGraphMatchesFiniteDifferencesInDouble) {
   auto g = Graph::build(yaml(kResidual), "m.yaml", {3, 2, 3}, test_options(DType::F64));
   g->parameters().copy_from(random_tensor({g->num_parameters()}, 3, -0.9, 0.9));

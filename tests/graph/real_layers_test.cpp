@@ -32,12 +32,6 @@ layers:
   - {name: fc, type: linear, out_features: 3}
 )";
 
-double weighted_sum(const Tensor& out, const Tensor& r) {
-  double s = 0;
-  for (int64_t i = 0; i < out.numel(); ++i) s += out.data<double>()[i] * r.data<double>()[i];
-  return s;
-}
-
 TEST(RealLayers, ResidualConvNetMatchesFiniteDifferencesInDouble) {
   GraphOptions o;
   o.dtype = DType::F64;

@@ -200,4 +200,12 @@ inline GraphOptions test_options(DType dtype = DType::F32) {
 // Parses a `model:` mapping written inline in a test.
 inline YAML::Node yaml(const std::string& text) { return YAML::Load(text); }
 
+// sum(out * r) over two f64 tensors: the scalar whose finite differences the gradient checks
+// compare with a backward run from grad_output = r.
+inline double weighted_sum(const Tensor& out, const Tensor& r) {
+  double s = 0;
+  for (int64_t i = 0; i < out.numel(); ++i) s += out.data<double>()[i] * r.data<double>()[i];
+  return s;
+}
+
 }  // namespace te::testing

@@ -54,7 +54,10 @@ TEST(Activation, GradientsMatchFiniteDifferences) {
     for (const Shape& shape : kShapes) {
       SCOPED_TRACE(type + " " + args + " " + shape.str());
       auto layer = make_layer(type, args);
-      const Tensor x = away_from_zero(shape, seed++, 0.05);
+      Tensor x = away_from_zero(shape, seed++, 0.05);
+      // A lone negative input has ReLU gradient 0, which the check cannot tell from a missing
+      // gradient; the negative side is covered by the hand-computed test and larger shapes.
+      if (type == "relu" && x.numel() == 1) x.data<double>()[0] = std::fabs(x.data<double>()[0]);
       expect_gradients_match(*layer, {x});
       expect_accumulate_mode_adds(*layer, {x});
     }

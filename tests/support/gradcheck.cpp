@@ -67,7 +67,7 @@ void compare(const std::string& what, const Tensor& analytic, Tensor& value, Lay
              const GradCheckOptions& o) {
   double* v = value.data<double>();
   const double* a = analytic.data<double>();
-  int failures = 0;
+  int failures = 0, nonzero = 0;
   for (int64_t i : probe_indices(value.numel(), o.max_checks_per_tensor, o.seed)) {
     const double saved = v[i];
     v[i] = saved + o.step;
@@ -76,6 +76,7 @@ void compare(const std::string& what, const Tensor& analytic, Tensor& value, Lay
     const double down = loss_of(layer, inputs, weights, o.ctx);
     v[i] = saved;
     const double numeric = (up - down) / (2 * o.step);
+    nonzero += std::fabs(numeric) > 1e-9;
     const double err = std::fabs(a[i] - numeric) /
                        std::max({1.0, std::fabs(a[i]), std::fabs(numeric)});
     if (err > o.tolerance && failures++ < 5)
@@ -83,6 +84,9 @@ void compare(const std::string& what, const Tensor& analytic, Tensor& value, Lay
                     << "]: analytic " << a[i] << " vs numeric " << numeric;
   }
   EXPECT_EQ(failures, 0) << "mismatching gradient elements in " << what;
+  // All-zero gradients would match anything that also writes zeros: the check must see some.
+  EXPECT_GT(nonzero, 0) << layer.type() << ": every probed gradient of " << what
+                        << " is zero, so the check proves nothing";
 }
 
 }  // namespace

@@ -29,7 +29,8 @@ Tensor random_tensor(const Shape& shape, uint64_t seed, double lo = -1.0, double
 // randomly (non-zero) unless they are already bound.
 void prepare_layer_f64(Layer& layer, const std::vector<Tensor>& inputs, uint64_t seed = 99);
 
-// Runs the check; reports mismatches as gtest failures with the tensor name and index.
+// Runs the check; reports mismatches as gtest failures with the tensor name and index, and
+// fails a tensor whose probed gradients are all zero (such a check proves nothing).
 void expect_gradients_match(Layer& layer, const std::vector<Tensor>& inputs,
                             const GradCheckOptions& options = {});
 
