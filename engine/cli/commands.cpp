@@ -23,7 +23,6 @@ void register_info(CLI::App&, std::vector<std::pair<CLI::App*, std::function<int
 void register_doctor(CLI::App&, std::vector<std::pair<CLI::App*, std::function<int()>>>&);
 
 void register_commands(CLI::App& app) {
-  (void)app;
   register_pack(app, runners());
   register_train(app, runners());  // top-level: `trainer --config FILE` / `--resume DIR`
   register_eval(app, runners());

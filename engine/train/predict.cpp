@@ -35,17 +35,18 @@ std::vector<Prediction> predict_files(LoadedModel& model, const std::vector<std:
     std::vector<uint8_t> pixels;
     for (size_t i = begin; i < end; ++i) {
       out[i].image = paths[i];
+      const size_t at = pixels.size();  // the image is decoded straight into the batch
       try {
         SampleData sample;
         sample.kind = SampleData::Kind::Encoded;
         sample.storage = read_file_bytes(paths[i]);
         sample.own();
-        std::vector<uint8_t> image(static_cast<size_t>(transform.output_bytes()));
+        pixels.resize(at + static_cast<size_t>(transform.output_bytes()));
         CounterRng rng(0, 0, 0);  // evaluation transforms draw nothing
-        transform.apply(sample, rng, image.data());
-        pixels.insert(pixels.end(), image.begin(), image.end());
+        transform.apply(sample, rng, pixels.data() + at);
         ok.push_back(i);
       } catch (const Error& e) {
+        pixels.resize(at);
         out[i].error = e.what();
       }
     }

@@ -56,15 +56,25 @@ Trainer::Impl::StepResult Trainer::Impl::train_step() {
     graph->backward(grad_logits, ctx);
   }
   r.lr = schedule->lr_at(state.step);
-  if (finite && !all_finite(graph->gradients())) finite = false;
+  // One reduction over the gradients per step (each is a pass and, on a GPU, a sync). The norm
+  // is summed in double, so it is finite exactly when every gradient is: it doubles as the
+  // finiteness check, and clip_grad_norm leaves non-finite gradients untouched.
+  if (finite) {
+    Tensor& grads = graph->gradients();
+    if (config.train.grad_clip > 0) {
+      r.grad_norm = clip_grad_norm(grads, config.train.grad_clip);
+      finite = std::isfinite(r.grad_norm);
+    } else if ((state.step + 1) % config.logging.every_steps == 0) {
+      r.grad_norm = global_grad_norm(grads);
+      finite = std::isfinite(r.grad_norm);
+    } else {
+      finite = all_finite(grads);
+    }
+  }
   if (!finite) {  // r.ok stays false: the step is skipped
+    r.grad_norm = -1;  // not logged
     for (size_t i = 0; i < buffers.size(); ++i) buffers[i].tensor.copy_from(buffer_backup[i]);
     return r;
-  }
-  if (config.train.grad_clip > 0) {
-    r.grad_norm = clip_grad_norm(graph->gradients(), config.train.grad_clip);
-  } else if ((state.step + 1) % config.logging.every_steps == 0) {
-    r.grad_norm = global_grad_norm(graph->gradients());
   }
   optimizer->step(graph->parameters(), graph->gradients(), r.lr);
   r.ok = true;

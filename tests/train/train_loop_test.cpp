@@ -81,6 +81,11 @@ TEST_F(TrainLoop, LossFallsAndEverythingIsWritten) {
   const auto steps = read_records(paths.metrics(), "step");
   EXPECT_EQ(steps.size(), 18u);  // every 2 of 36 steps
   EXPECT_GT(steps.front()["lr"].get<double>(), 0);
+  // Without clipping the norm is computed on the logged steps only, and each logged step has one.
+  for (const auto& st : steps) {
+    ASSERT_TRUE(st.contains("grad_norm")) << st.dump();
+    EXPECT_TRUE(st["grad_norm"].is_number() && st["grad_norm"].get<double>() > 0) << st.dump();
+  }
 
   // Checkpoints: the newest two (keep: 2) with their state, plus the best weights.
   const auto ckpts = list_checkpoints(paths);
