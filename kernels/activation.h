@@ -17,7 +17,7 @@ void activation_backward(ActivationKind kind, const Tensor& x, const Tensor& y, 
                          Tensor& dx, bool accumulate);
 }  // namespace cpu
 
-#ifdef TE_WITH_CUDA_KERNELS
+#ifdef TE_WITH_CUDA
 namespace cuda {
 void activation_forward(ActivationKind kind, const Tensor& x, Tensor& y);
 void activation_backward(ActivationKind kind, const Tensor& x, const Tensor& y, const Tensor& dy,

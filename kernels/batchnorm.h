@@ -33,7 +33,7 @@ void batchnorm_backward_eval(const Tensor& x, const Tensor& dy, const Tensor* we
                              Tensor* dx, bool accumulate, Tensor* dweight, Tensor* dbias);
 }  // namespace cpu
 
-#ifdef TE_WITH_CUDA_KERNELS
+#ifdef TE_WITH_CUDA
 namespace cuda {
 void batchnorm_forward_train(const Tensor& x, const Tensor* weight, const Tensor* bias,
                              Tensor& running_mean, Tensor& running_var,

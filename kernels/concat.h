@@ -17,7 +17,7 @@ void concat_backward(const Tensor& dy, int axis, const std::vector<int64_t>& siz
                      const std::vector<Tensor*>& dxs, const std::vector<bool>& accumulate);
 }  // namespace cpu
 
-#ifdef TE_WITH_CUDA_KERNELS
+#ifdef TE_WITH_CUDA
 namespace cuda {
 void concat_forward(const std::vector<const Tensor*>& xs, int axis, Tensor& y);
 void concat_backward(const Tensor& dy, int axis, const std::vector<int64_t>& sizes,

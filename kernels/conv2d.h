@@ -77,7 +77,7 @@ void conv2d_backward_params(const Tensor& x, const Tensor& dy, Tensor& dw, Tenso
                             const Conv2dParams& p, Conv2dWorkspace& ws);
 }  // namespace cpu
 
-#ifdef TE_WITH_CUDA_KERNELS
+#ifdef TE_WITH_CUDA
 namespace cuda {
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
                     const Conv2dParams& p, Conv2dWorkspace& ws);

@@ -3,7 +3,7 @@
 // in its kernels/<op>.h header: the public function in namespace te::ops forwards here, and
 // the backends implement te::ops::cpu::<op> (kernels/cpu/) and te::ops::cuda::<op>
 // (kernels/cuda/). The CUDA case exists only when the CUDA kernels are built
-// (TE_WITH_CUDA_KERNELS), so a CPU-only build never references them.
+// (TE_WITH_CUDA), so a CPU-only build never references them.
 #include <string>
 
 #include "engine/core/device.h"
@@ -16,7 +16,7 @@ namespace te {
 }
 }  // namespace te
 
-#ifdef TE_WITH_CUDA_KERNELS
+#ifdef TE_WITH_CUDA
 #define TE_DISPATCH_CUDA_CASE(fn, ...) \
   case ::te::DeviceType::CUDA:         \
     return ::te::ops::cuda::fn(__VA_ARGS__);

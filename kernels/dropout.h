@@ -18,7 +18,7 @@ void dropout_backward(const Tensor& dy, Tensor& dx, double p, uint64_t key, uint
                       bool accumulate);
 }  // namespace cpu
 
-#ifdef TE_WITH_CUDA_KERNELS
+#ifdef TE_WITH_CUDA
 namespace cuda {
 void dropout_forward(const Tensor& x, Tensor& y, double p, uint64_t key, uint64_t stream);
 void dropout_backward(const Tensor& dy, Tensor& dx, double p, uint64_t key, uint64_t stream,

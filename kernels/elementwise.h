@@ -15,7 +15,7 @@ void add_n(const std::vector<const Tensor*>& xs, Tensor& y);
 void copy_or_add(const Tensor& src, Tensor& dst, bool accumulate);
 }  // namespace cpu
 
-#ifdef TE_WITH_CUDA_KERNELS
+#ifdef TE_WITH_CUDA
 namespace cuda {
 void add_n(const std::vector<const Tensor*>& xs, Tensor& y);
 void copy_or_add(const Tensor& src, Tensor& dst, bool accumulate);

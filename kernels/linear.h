@@ -14,7 +14,7 @@ void linear_backward_input(const Tensor& dy, const Tensor& w, Tensor& dx, bool a
 void linear_backward_params(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db);
 }  // namespace cpu
 
-#ifdef TE_WITH_CUDA_KERNELS
+#ifdef TE_WITH_CUDA
 namespace cuda {
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y);
 void linear_backward_input(const Tensor& dy, const Tensor& w, Tensor& dx, bool accumulate);

@@ -17,7 +17,7 @@ void normalize_images(const Tensor& u8_nhwc, Tensor& out_nchw, const std::vector
                       const std::vector<float>& std);
 }  // namespace cpu
 
-#ifdef TE_WITH_CUDA_KERNELS
+#ifdef TE_WITH_CUDA
 namespace cuda {
 void normalize_images(const Tensor& u8_nhwc, Tensor& out_nchw, const std::vector<float>& mean,
                       const std::vector<float>& std);

@@ -42,7 +42,7 @@ void scale_inplace(Tensor& x, double factor);
 bool all_finite(const Tensor& x);
 }  // namespace cpu
 
-#ifdef TE_WITH_CUDA_KERNELS
+#ifdef TE_WITH_CUDA
 namespace cuda {
 void sgd_step(Tensor& params, const Tensor& grads, Tensor& momentum_buf, const Tensor& decay_mask,
               const SgdHyper& h);

@@ -41,7 +41,7 @@ void global_avg_pool_forward(const Tensor& x, Tensor& y);
 void global_avg_pool_backward(const Tensor& dy, Tensor& dx, bool accumulate);
 }  // namespace cpu
 
-#ifdef TE_WITH_CUDA_KERNELS
+#ifdef TE_WITH_CUDA
 namespace cuda {
 void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& argmax, const Pool2dParams& p);
 void max_pool2d_backward(const Tensor& dy, const Tensor& argmax, Tensor& dx, bool accumulate);

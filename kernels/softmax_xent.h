@@ -25,7 +25,7 @@ void softmax_rows(const Tensor& logits, Tensor& probs);
 int64_t count_correct(const Tensor& logits, const Tensor& labels);
 }  // namespace cpu
 
-#ifdef TE_WITH_CUDA_KERNELS
+#ifdef TE_WITH_CUDA
 namespace cuda {
 double softmax_xent_forward(const Tensor& logits, const Tensor& labels, double label_smoothing,
                             Tensor& probs);

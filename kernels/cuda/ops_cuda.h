@@ -1,10 +1,10 @@
 #pragma once
 // te::ops::cuda: the CUDA implementations of the dispatched operations (float32 only) are
-// declared once, next to their CPU twins, in kernels/<op>.h (under TE_WITH_CUDA_KERNELS, which
-// every CUDA build defines); including those headers here gives tests and benchmarks all of
-// them. Only the CUDA-only extras are declared in this file.
-#ifndef TE_WITH_CUDA_KERNELS
-#error "kernels/cuda/ops_cuda.h needs TE_WITH_CUDA_KERNELS (set by engine/CMakeLists.txt)"
+// declared once, next to their CPU twins, in kernels/<op>.h (under TE_WITH_CUDA, which every
+// CUDA build defines); including those headers here gives tests and benchmarks all of them.
+// Only the CUDA-only extras are declared in this file.
+#ifndef TE_WITH_CUDA
+#error "kernels/cuda/ops_cuda.h needs TE_WITH_CUDA (set by engine/CMakeLists.txt)"
 #endif
 #include <cstdint>
 #include <vector>
