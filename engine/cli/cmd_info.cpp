@@ -6,9 +6,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -89,6 +91,20 @@ int run_info(const std::string& path, int64_t batch) {
             << ", input " << Shape{spec.in_channels, size, size}.str() << ", output "
             << graph->output_shape(batch).str() << " at batch " << batch << "\n\n"
             << graph->summary(batch);
+  // The static memory plan per batch size, for training and for inference (eval, predict).
+  options.inference_only = true;
+  const auto inference = Graph::build(model, path, {spec.in_channels, size, size}, options);
+  std::set<int64_t> batches = {1, 8, 32, 64, 128, 256, batch};
+  std::cout << "\nmemory plan (MiB; activations and their gradients, one arena each):\n"
+            << fmt::format("{:>6}  {:>14}  {:>13}  {:>15}  {:>15}\n", "batch", "training arena",
+                           "without reuse", "saved by layers", "inference arena");
+  const double mib = 1.0 / (1 << 20);
+  for (int64_t b : batches) {
+    const GraphMemory t = graph->memory_at(b), i = inference->memory_at(b);
+    std::cout << fmt::format("{:>6}  {:>14.1f}  {:>13.1f}  {:>15.1f}  {:>15.1f}\n", b,
+                             t.arena_bytes * mib, t.unplanned_bytes * mib, t.saved_bytes * mib,
+                             i.arena_bytes * mib);
+  }
   return 0;
 }
 

@@ -63,49 +63,24 @@ void Graph::check_input(const Tensor& input) const {
                 input.device().str());
 }
 
-namespace {
-// Points `view` at the first elements of `buffer`, growing the buffer when it is too small.
-void view_into(Tensor& buffer, Tensor& view, const Shape& shape, DType dtype, Device device) {
-  if (!buffer.defined() || buffer.numel() < shape.numel() || buffer.dtype() != dtype ||
-      buffer.device() != device)
-    buffer = Tensor::empty({shape.numel()}, dtype, device);
-  view = buffer.slice_flat(0, shape);
-}
-}  // namespace
-
-void Graph::prepare_outputs(int64_t batch) {
-  if (batch == outputs_batch_) return;
-  const std::vector<Shape> shapes = shapes_at(batch);
-  for (size_t i = 0; i < nodes_.size(); ++i)
-    view_into(nodes_[i].output_buffer, nodes_[i].output, shapes[i], dtype_, device_);
-  outputs_batch_ = batch;
-}
-
-void Graph::prepare_grads(int64_t batch) {
-  if (batch == grads_batch_) return;
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    Node& n = nodes_[i];
-    // The last node's gradient is the caller's grad_output.
-    if (n.needs_grad && i + 1 < nodes_.size())
-      view_into(n.grad_buffer, n.grad, n.output.shape(), dtype_, device_);
-  }
-  grads_batch_ = batch;
-}
-
 const Tensor& Graph::forward(const Tensor& input, const RunContext& ctx) {
   check_input(input);
-  prepare_outputs(input.dim(0));
+  prepare(input.dim(0));
   input_ = input;
   std::vector<const Tensor*> in;
-  for (Node& n : nodes_) {
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    Node& n = nodes_[i];
     in.clear();
     for (int s : n.inputs) in.push_back(s < 0 ? &input_ : &nodes_[s].output);
     n.layer->forward(in, n.output, ctx);
+    if (poison_dead_memory_) poison_after(static_cast<int>(i));
   }
   return nodes_.back().output;
 }
 
 void Graph::backward(const Tensor& grad_output, const RunContext& ctx) {
+  if (inference_only_)
+    throw Error("Graph::backward: this graph was built for inference only (GraphOptions::inference_only)");
   if (!input_.defined()) throw Error("Graph::backward called before forward");
   const Tensor& out = nodes_.back().output;
   if (grad_output.shape() != out.shape() || grad_output.dtype() != dtype_ ||
@@ -114,7 +89,6 @@ void Graph::backward(const Tensor& grad_output, const RunContext& ctx) {
                      dtype_name(grad_output.dtype()) + " on " + grad_output.device().str() +
                      ", but the output of the last forward is " + out.shape().str() + " " +
                      dtype_name(dtype_) + " on " + device_.str());
-  prepare_grads(out.dim(0));
   // One BackwardArgs for all nodes: its vectors keep their capacity across nodes.
   BackwardArgs a;
   a.ctx = ctx;
@@ -131,6 +105,7 @@ void Graph::backward(const Tensor& grad_output, const RunContext& ctx) {
     }
     a.modes.assign(n.grad_modes.begin(), n.grad_modes.end());
     n.layer->backward(a);
+    if (poison_dead_memory_) poison_after(static_cast<int>(2 * nodes_.size() - 1 - k));
   }
 }
 

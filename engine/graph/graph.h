@@ -3,7 +3,9 @@
 // created by type name, their output shapes inferred and checked (errors name the layer and the
 // shapes), their parameters bound as views into ONE flat parameter buffer and ONE flat gradient
 // buffer (one fused optimizer step, one copy for a checkpoint). Activations and their gradients
-// stay allocated across steps and are reallocated only when the batch size grows.
+// are views into ONE arena laid out by a static memory plan (memory_plan.h, graph_memory.cpp):
+// tensors whose lifetimes in the step's fixed schedule do not overlap share memory. The arena
+// is allocated once and replaced only when the batch size grows.
 //
 // Backward runs the nodes in reverse. The first consumer of a node's output met in reverse order
 // writes the node's gradient (GradMode::Overwrite) and later ones add to it (Accumulate), so
@@ -20,6 +22,7 @@
 
 #include "engine/core/named_tensor.h"
 #include "engine/core/tensor.h"
+#include "engine/graph/memory_plan.h"
 #include "engine/layers/layer.h"
 #include "engine/layers/layer_args.h"
 
@@ -37,6 +40,24 @@ struct GraphOptions {
   // turn off when a state dict is loaded right after.
   bool initialize = true;
   uint64_t init_seed = 0;
+  // Forward only (eval, predict): activations are freed as soon as their consumers have run,
+  // and backward() throws.
+  bool inference_only = false;
+  // false: every activation and gradient gets its own memory (the reference the plan is
+  // tested against).
+  bool reuse_memory = true;
+  // Testing aid: fill each activation/gradient with NaN right after its last planned use, so
+  // a layer that reads memory it did not declare (Layer::backward_reads) poisons the results.
+  bool poison_dead_memory = false;
+};
+
+// The static memory plan at one batch size, for `trainer info` and the log.
+struct GraphMemory {
+  int64_t batch = 0;
+  int64_t arena_bytes = 0;     // activations and their gradients, as planned (one allocation)
+  int64_t unplanned_bytes = 0;  // the same tensors, each in its own allocation
+  int64_t saved_bytes = 0;     // kept by layers for backward (BN statistics, max-pool argmax)
+  int64_t buffers = 0;         // tensors in the plan
 };
 
 class Graph {
@@ -78,8 +99,10 @@ class Graph {
 
   const Shape& input_shape() const { return input_chw_; }  // one sample, [C, H, W]
   Shape output_shape(int64_t batch) const;
+  // The memory plan this graph uses (training, or inference_only) at this batch size.
+  GraphMemory memory_at(int64_t batch) const;
   // Bytes of activations, their gradients and what layers save for backward at this batch
-  // size (parameters and the caller's input excluded), for the memory estimate.
+  // size (parameters and the caller's input excluded): arena + saved bytes of memory_at.
   int64_t activation_bytes(int64_t batch) const;
   // The layer table (name, type, output shape, parameters) with totals, for `trainer info`.
   std::string summary(int64_t batch) const;
@@ -96,10 +119,11 @@ class Graph {
     std::vector<GradMode> grad_modes;   // per input, for backward
     bool needs_grad = false;            // some parameter lies at or upstream of this node
     int64_t param_offset = 0, param_count = 0;  // this node's slice of the flat buffers
-    // Views of the first elements of the buffers, which keep the largest size seen: a smaller
-    // batch (an epoch's last, partial one) reuses them without allocating.
+    // Views into the arena at the planned offsets (elements). A smaller batch than the
+    // planned one (an epoch's last, partial batch) uses the same offsets: every tensor shrinks
+    // inside its own range.
     Tensor output, grad;
-    Tensor output_buffer, grad_buffer;
+    int64_t output_offset = 0, grad_offset = 0;
   };
 
   Graph() = default;
@@ -114,10 +138,15 @@ class Graph {
   Shape batched_input(int64_t batch) const;
   // Every node's output shape at this batch size.
   std::vector<Shape> shapes_at(int64_t batch) const;
-  // Shapes the outputs (forward) or the gradients (backward, so inference never allocates
-  // them) for this batch size.
-  void prepare_outputs(int64_t batch);
-  void prepare_grads(int64_t batch);
+  // The buffers of the plan, two per node (output 2i, gradient 2i+1; 0 bytes when absent),
+  // with their lifetimes in the step's schedule: forward of node i is step i, backward of
+  // node k is step 2n-1-k.
+  std::vector<BufferLifetime> lifetimes(int64_t batch) const;
+  // Plans (when the batch exceeds the planned one), allocates the arena and points every
+  // output and gradient view at it for this batch size.
+  void prepare(int64_t batch);
+  // With poison_dead_memory: NaN-fills the buffers whose last use is `step`.
+  void poison_after(int step);
 
   std::vector<Node> nodes_;
   Shape input_chw_;
@@ -125,7 +154,10 @@ class Graph {
   Device device_ = Device::cpu();
   Tensor params_, grads_;
   Tensor input_;  // the last forward's input (shares the caller's storage)
-  int64_t outputs_batch_ = -1, grads_batch_ = -1;
+  bool inference_only_ = false, reuse_memory_ = true, poison_dead_memory_ = false;
+  Tensor arena_;
+  int64_t planned_batch_ = -1, views_batch_ = -1;
+  std::vector<std::vector<int>> last_used_at_;  // step -> buffers (for poisoning)
 };
 
 }  // namespace te

@@ -168,6 +168,9 @@ std::unique_ptr<Graph> Graph::build(const YAML::Node& model, const std::string& 
   g->input_chw_ = input_chw;
   g->dtype_ = options.dtype;
   g->device_ = options.device;
+  g->inference_only_ = options.inference_only;
+  g->reuse_memory_ = options.reuse_memory;
+  g->poison_dead_memory_ = options.poison_dead_memory;
   for (size_t i = 0; i < entries.size(); ++i) {
     LayerArgs args(entries[i].node, spec.where, entries[i].name);
     args.mark_used("name");

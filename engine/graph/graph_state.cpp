@@ -133,10 +133,10 @@ void Graph::to(Device device) {
   bind_views();
   for (Node& n : nodes_) {
     for (Param& b : n.layer->buffers()) b.value = b.value.to(device);
-    n.output = n.grad = n.output_buffer = n.grad_buffer = Tensor();
+    n.output = n.grad = Tensor();
   }
-  input_ = Tensor();
-  outputs_batch_ = grads_batch_ = -1;
+  input_ = arena_ = Tensor();
+  planned_batch_ = views_batch_ = -1;
 }
 
 std::vector<std::pair<int64_t, int64_t>> Graph::no_decay_ranges() const {

@@ -32,17 +32,8 @@ std::string pad(const std::string& s, size_t width, bool right = false) {
 Shape Graph::output_shape(int64_t batch) const { return shapes_at(batch).back(); }
 
 int64_t Graph::activation_bytes(int64_t batch) const {
-  const Shape input = batched_input(batch);
-  const std::vector<Shape> shapes = shapes_at(batch);
-  const int64_t elem = static_cast<int64_t>(dtype_size(dtype_));
-  int64_t bytes = 0;
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    const Node& n = nodes_[i];
-    bytes += shapes[i].numel() * elem;
-    if (n.needs_grad && i + 1 < nodes_.size()) bytes += shapes[i].numel() * elem;
-    bytes += n.layer->saved_bytes(input_shapes(shapes, input, n));
-  }
-  return bytes;
+  const GraphMemory m = memory_at(batch);
+  return m.arena_bytes + m.saved_bytes;
 }
 
 std::string Graph::summary(int64_t batch) const {
@@ -80,9 +71,11 @@ std::string Graph::summary(int64_t batch) const {
   out += "parameters: " + with_commas(num_parameters()) + " (" + mib(param_bytes) + " " +
          dtype_name(dtype_) + "; gradients the same)\n";
   out += "buffers: " + with_commas(buffer_elems) + " elements (running statistics, counters)\n";
-  const int64_t act = activation_bytes(batch);
-  out += "activation memory at batch " + std::to_string(batch) + ": " + mib(act) +
-         " (outputs, their gradients and tensors saved for backward)\n";
+  const GraphMemory m = memory_at(batch);
+  const int64_t act = m.arena_bytes + m.saved_bytes;
+  out += "activation memory at batch " + std::to_string(batch) + ": " + mib(act) + " (planned arena " +
+         mib(m.arena_bytes) + " for " + std::to_string(m.buffers) + " outputs and gradients, " +
+         mib(m.unplanned_bytes) + " without reuse; " + mib(m.saved_bytes) + " saved by layers)\n";
   out += "training memory at batch " + std::to_string(batch) + ": " + mib(2 * param_bytes + act) +
          " (parameters, gradients, activations; optimizer state adds 1x (SGD momentum) or 2x "
          "(AdamW) the parameters)\n";

@@ -31,6 +31,11 @@ void ActivationLayer::forward(const std::vector<const Tensor*>& inputs, Tensor& 
   ops::activation_forward(kind_, x, output);
 }
 
+BackwardReads ActivationLayer::backward_reads() const {
+  if (kind_ == ops::ActivationKind::ReLU) return {false, true};
+  return {true, false};
+}
+
 void ActivationLayer::backward(const BackwardArgs& args) {
   Tensor* dx = args.grad_inputs.at(0);
   if (!dx) return;

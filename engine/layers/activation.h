@@ -18,6 +18,7 @@ class ActivationLayer : public Layer {
   void forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                const RunContext& ctx) override;
   void backward(const BackwardArgs& args) override;
+  BackwardReads backward_reads() const override;  // ReLU: its output; the others: their input
 
  private:
   std::string type_;

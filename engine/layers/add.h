@@ -15,6 +15,7 @@ class Add : public Layer {
   void forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                const RunContext& ctx) override;
   void backward(const BackwardArgs& args) override;
+  BackwardReads backward_reads() const override { return {false, false}; }
 };
 
 }  // namespace te

@@ -23,6 +23,7 @@ class BatchNorm2d : public Layer {
   void forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                const RunContext& ctx) override;
   void backward(const BackwardArgs& args) override;
+  BackwardReads backward_reads() const override { return {true, false}; }
   // The batch mean and 1/sqrt(var + eps) per channel, kept from forward for backward.
   int64_t saved_bytes(const std::vector<Shape>& inputs) const override;
 

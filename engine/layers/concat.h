@@ -15,6 +15,7 @@ class Concat : public Layer {
   void forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                const RunContext& ctx) override;
   void backward(const BackwardArgs& args) override;
+  BackwardReads backward_reads() const override { return {false, false}; }
 
  private:
   // The axis as an index into shapes of this rank; ShapeError when out of range.

@@ -20,6 +20,7 @@ class Dropout : public Layer {
   void forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                const RunContext& ctx) override;
   void backward(const BackwardArgs& args) override;
+  BackwardReads backward_reads() const override { return {false, false}; }  // masks are recomputed
 
   // The RNG key for a run seed: the seed mixed with a hash of the layer's name.
   uint64_t mask_key(uint64_t seed) const;

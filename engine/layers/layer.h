@@ -33,6 +33,15 @@ struct Param {
 // an input (residual connections) sum without extra copies.
 enum class GradMode { Overwrite, Accumulate };
 
+// What a layer's backward reads besides grad_output and its own saved state. The graph's
+// memory plan lets later tensors reuse an activation's memory as soon as nothing will read it
+// again, so backward must not read the contents of what it does not declare here (shapes stay
+// valid). The default, everything, is always safe.
+struct BackwardReads {
+  bool inputs = true;
+  bool output = true;
+};
+
 // Per-call settings.
 struct RunContext {
   bool training = true;
@@ -66,6 +75,8 @@ class Layer {
   // Parameter gradients are always accumulated (+=): the caller zeroes them once per step,
   // which makes gradient accumulation over micro-batches free.
   virtual void backward(const BackwardArgs& args) = 0;
+
+  virtual BackwardReads backward_reads() const { return {}; }
 
   // Bytes this layer keeps between forward and backward besides its output (e.g. batch-norm
   // statistics, max-pool argmax), for the memory estimate.

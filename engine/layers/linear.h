@@ -19,6 +19,7 @@ class Linear : public Layer {
   void forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                const RunContext& ctx) override;
   void backward(const BackwardArgs& args) override;
+  BackwardReads backward_reads() const override { return {true, false}; }
 
  private:
   Param& weight();

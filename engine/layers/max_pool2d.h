@@ -27,6 +27,7 @@ class MaxPool2d : public Layer {
   void forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                const RunContext& ctx) override;
   void backward(const BackwardArgs& args) override;
+  BackwardReads backward_reads() const override { return {false, false}; }  // argmax is saved
   int64_t saved_bytes(const std::vector<Shape>& inputs) const override;
 
  private:

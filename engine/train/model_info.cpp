@@ -67,6 +67,7 @@ LoadedModel load_model(const std::string& weights_path, Device device) {
   out.info = ModelInfo::from_metadata(metadata, weights_path);
   GraphOptions options;
   options.initialize = false;
+  options.inference_only = true;  // eval and predict: activations freed as soon as they are read
   out.graph = Graph::build(out.info.model, weights_path, out.info.input_chw, options);
   out.graph->load_state_dict(tensors);
   out.graph->to(device);

@@ -189,6 +189,14 @@ void Trainer::Impl::setup() {
   spdlog::info("{} steps per epoch ({} batches of {}, grad_accum {}), {} epochs, run dir {}",
                steps_per_epoch, batches, d.batch_size, config.train.grad_accum,
                config.train.epochs, run.root);
+  // The static memory plan is known before the first step: say what it will take.
+  const GraphMemory mem = graph->memory_at(std::max(d.batch_size, val_set ? d.eval_batch_size : 0));
+  const double mib = 1.0 / (1 << 20);
+  spdlog::info("memory plan at batch {}: activations and their gradients {:.1f} MiB in one arena "
+               "({:.1f} MiB without reuse), {:.1f} MiB saved by layers, parameters and gradients "
+               "{:.1f} MiB", mem.batch, mem.arena_bytes * mib, mem.unplanned_bytes * mib,
+               mem.saved_bytes * mib,
+               2.0 * graph->num_parameters() * static_cast<double>(dtype_size(graph->dtype())) * mib);
 }
 
 Trainer::Trainer(RunConfig config, TrainerOptions options) : impl_(std::make_unique<Impl>()) {

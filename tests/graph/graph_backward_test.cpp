@@ -92,15 +92,18 @@ TEST(GraphBackward, ActivationBuffersAreReusedAcrossStepsAndSmallerBatches) {
   EXPECT_EQ(g->forward(x6, {}).shape(), Shape({6, 5}));
 }
 
-TEST(GraphBackward, ActivationBytesGrowLinearlyWithBatch) {
+TEST(GraphBackward, UnplannedBytesCountEveryOutputAndGradient) {
   auto g = Graph::build(yaml(kResidual), "m.yaml", {3, 2, 3}, test_options());
-  const int64_t a1 = g->activation_bytes(1), a2 = g->activation_bytes(2),
-                a8 = g->activation_bytes(8);
-  // 7 outputs of 18 floats and their 7 gradients, plus fc's output [1, 5] (its gradient is
-  // the caller's)
-  EXPECT_EQ(a1, (7 * 18 + 7 * 18 + 5) * 4);
-  EXPECT_EQ(a2, 2 * a1);
-  EXPECT_EQ(a8, 8 * a1);
+  auto aligned = [](int64_t bytes) { return (bytes + 255) / 256 * 256; };
+  for (int64_t batch : {1, 2, 8, 64}) {
+    const GraphMemory m = g->memory_at(batch);
+    // 7 outputs of 18 floats and their 7 gradients, plus fc's output [batch, 5] (its
+    // gradient is the caller's), each rounded up to 256 bytes.
+    EXPECT_EQ(m.unplanned_bytes, 14 * aligned(batch * 18 * 4) + aligned(batch * 5 * 4)) << batch;
+    EXPECT_EQ(m.buffers, 15);
+    EXPECT_LE(m.arena_bytes, m.unplanned_bytes);
+    EXPECT_EQ(g->activation_bytes(batch), m.arena_bytes + m.saved_bytes);
+  }
 }
 
 // Softmax cross-entropy over logits [N, K]; writes dL/dlogits (mean over the batch).
