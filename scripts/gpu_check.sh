@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
 # One-shot check on a GPU machine: configure and build for sm_90 (Release, all cores), run every
-# test including the GPU ones, `trainer doctor`, and the training-throughput benchmark (resnet18,
-# 224x224, batch 256, fp32, TF32 off and on) next to PyTorch when it imports; prints a short
-# table last. Needs no network (no apt, no pip). Meant to finish within 5 minutes on 16 cores.
+# test including the GPU ones, `trainer doctor`, the bandwidth of our own kernels (bench_kernels,
+# against cudaMemcpy), and the training-throughput comparison with PyTorch eager and
+# torch.compile (bench/compare_torch.py's default cases: resnet18/50 bf16 channels_last, resnet18
+# fp32 and TF32; the engine's cells say "n/a (not supported: ...)" where it cannot run a case)
+# when PyTorch imports; prints a summary with both tables last. Needs no network (no apt, no
+# pip). Meant to finish within about 8 minutes on 16 cores (the comparison gets what is left of
+# TOTAL_BUDGET after the build and tests, and skips torch.compile when that is too little).
 #
-#   scripts/gpu_check.sh             build + all tests + doctor + benchmark
+#   scripts/gpu_check.sh             build + all tests + doctor + benchmarks
 #   scripts/gpu_check.sh --sanitize  build + the GPU tests under compute-sanitizer (memcheck)
 #
 # Environment: BUILD_DIR (default build-gpu), CUDA_ARCH (default 90), OUT (if set, logs and the
 # summary are copied there), AUTOTUNE=1 (benchmark with timed cuDNN engine search on both sides:
-# the engine's --autotune and torch.backends.cudnn.benchmark; default: heuristics on both).
+# the engine's --autotune and torch.backends.cudnn.benchmark; default: heuristics on both),
+# TOTAL_BUDGET (seconds, default 480: the PyTorch comparison is given what is left of it).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+cd "$ROOT" || exit 1
 SANITIZE=0
 for arg in "$@"; do
   case "$arg" in
     --sanitize) SANITIZE=1 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg (expected --sanitize)" >&2; exit 2 ;;
   esac
 done
@@ -138,19 +143,43 @@ else
 fi
 cat "$LOGS/doctor.log"
 
-# ---- benchmark ----
+# ---- kernel bandwidth (exit 77: skipped, no usable GPU) ----
+T0=$(date +%s)
+timeout 120 "$BUILD/bench/bench_kernels" --json "$LOGS/bench_kernels.json" \
+  > "$LOGS/bench_kernels.log" 2>&1
+rc=$?
+cat "$LOGS/bench_kernels.log"
+case $rc in
+  0)
+    note "bench_kernels" "OK in $(( $(date +%s) - T0 )) s (effective GB/s = minimal bytes / median time)"
+    while IFS= read -r line; do SUMMARY+=("  $line"); done < <(sed -n '/^reference:/,$p' "$LOGS/bench_kernels.log")
+    ;;
+  77) note "bench_kernels" "$(grep -m1 -o 'skipped.*' "$LOGS/bench_kernels.log")" ;;
+  *)
+    show_tail "$LOGS/bench_kernels.log" 20
+    note "bench_kernels" "FAILED: exit $rc in $(( $(date +%s) - T0 )) s (see $LOGS/bench_kernels.log)"
+    STATUS=1
+    ;;
+esac
+
+# ---- training throughput next to PyTorch ----
 BENCH="$BUILD/bench/bench_train_throughput"
 T0=$(date +%s)
 if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
   AUTO=()
   [ "${AUTOTUNE:-0}" = 1 ] && AUTO=(--autotune)
-  timeout 200 python3 "$ROOT/bench/compare_torch.py" --engine-bench "$BENCH" --tf32 both \
-    "${AUTO[@]}" --json-out "$LOGS/bench.json" > "$LOGS/bench.log" 2>&1
+  # What is left of the total budget, 60..240 s; past it compare_torch.py skips measurements
+  # (torch.compile needs 120 s left to start), and SIGTERM still prints its table.
+  BUDGET=$(( ${TOTAL_BUDGET:-480} - $(elapsed) - 10 ))
+  [ "$BUDGET" -gt 240 ] && BUDGET=240
+  [ "$BUDGET" -lt 60 ] && BUDGET=60
+  timeout -k 15 $(( BUDGET + 45 )) python3 "$ROOT/bench/compare_torch.py" --engine-bench "$BENCH" \
+    --time-budget "$BUDGET" "${AUTO[@]}" --json "$LOGS/bench.json" > "$LOGS/bench.log" 2>&1
   rc=$?
   cat "$LOGS/bench.log"
   [ $rc -ne 0 ] && STATUS=1
-  while IFS= read -r line; do SUMMARY+=("  $line"); done < <(sed -n '/^TF32/,$p' "$LOGS/bench.log")
-  note "benchmark" "exit $rc in $(( $(date +%s) - T0 )) s (resnet18 224 batch 256 fp32, engine and PyTorch)"
+  while IFS= read -r line; do SUMMARY+=("  $line"); done < <(sed -n '/^==== engine vs PyTorch/,$p' "$LOGS/bench.log")
+  note "benchmark" "exit $rc in $(( $(date +%s) - T0 )) s, budget $BUDGET s (0 ok; 1 a measurement failed; 2 or 124 interrupted)"
 else
   note "benchmark" "PyTorch with CUDA not importable: engine only"
   for flag in "" "--tf32"; do

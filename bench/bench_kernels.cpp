@@ -1,0 +1,466 @@
+// Memory bandwidth of our own CUDA kernels (kernels/cuda/*.cu) at ResNet-like sizes, next to
+// the device-to-device cudaMemcpy bandwidth measured in the same run.
+//
+//   bench_kernels [--batch 256] [--runs 20] [--filter bn] [--json out.json]
+//
+// What is timed: the raw launchers (kernels/cuda/launchers.h) on one stream, not the
+// Tensor-level te::ops::cuda functions, whose host-side checks and scratch allocations would
+// mix host overhead into the kernel time of the small cases. A row that is several launches
+// (batch norm = statistics + finalize + affine map) times them together.
+//
+// Timing: each sample is one call between two cudaEvents; before every sample L2 is flushed
+// by reading a buffer of twice the L2 size (our sum_of_squares kernel, outside the events: a
+// read leaves clean lines, where a memset would leave dirty ones to be written back during the
+// timed kernel), so tensors smaller than L2 are not read from it and the previous sample's
+// outputs are already written back. A few untimed calls come first. The median of --runs
+// samples is shown.
+//
+// Bytes counting rule ("minimal compulsory traffic"): every input element the operation must
+// read is counted once and every output element it must produce is counted once, at its
+// storage size (f32 4 B, i32 4 B, u8 1 B, f64 8 B). Scratch the implementation chooses to use
+// (partial sums, per-channel coefficients, per-row losses) and extra passes (batch norm reads x
+// twice) are NOT counted, so an implementation that moves more than the minimum shows up as a
+// lower effective GB/s. Per-channel vectors are counted too (they are negligible). GB/s is
+// 1e9 bytes per second; "% memcpy" compares with cudaMemcpyAsync device-to-device of a 1 GiB
+// buffer, counted as read + write (2 bytes moved per byte copied).
+//
+// Exit codes: 0 measured; 77 skipped because no usable GPU (or no CUDA device in this process),
+// with a "skipped:" message (77 is the automake/ctest convention for a skipped test); 1 error.
+#include <cuda_runtime.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "engine/core/error.h"
+#include "engine/core/philox.h"
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/context.h"
+#include "kernels/cuda/launchers.h"
+
+namespace {
+namespace launch = te::cuda::launch;
+
+constexpr int kExitSkipped = 77;
+
+struct Options {
+  int64_t batch = 256;
+  int runs = 20;
+  int warmup = 3;
+  std::string filter;
+  std::string json;
+};
+
+// A zeroed device buffer, freed when it goes out of scope.
+struct DeviceBuffer {
+  void* p = nullptr;
+  size_t bytes = 0;
+  explicit DeviceBuffer(size_t b) : bytes(b) {
+    TE_CUDA_CHECK(cudaMalloc(&p, b > 0 ? b : 1));
+    TE_CUDA_CHECK(cudaMemset(p, 0, b));  // accumulating outputs (dweight, flags) start at 0
+  }
+  ~DeviceBuffer() { cudaFree(p); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  float* f() const { return static_cast<float*>(p); }
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(p);
+  }
+};
+
+// Fills `bytes` of device memory with a host-generated random pattern of up to 4 MiB, repeated
+// (generating hundreds of MiB on the host would take longer than the benchmark). Values are
+// uniform in [lo, hi) for f32, random bytes for u8, labels in [0, k) for i32. Never zeros, so
+// ReLU, max pooling and the optimizers see realistic data.
+enum class Fill { F32, U8, Label };
+void fill_random(void* dst, size_t bytes, uint64_t seed, Fill kind, float lo = -2.0f,
+                 float hi = 2.0f, int32_t k = 1) {
+  const size_t chunk = std::min<size_t>(bytes, size_t(4) << 20);
+  std::vector<uint8_t> host(chunk);
+  te::CounterRng rng(seed, 0, 0);
+  if (kind == Fill::F32) {
+    auto* v = reinterpret_cast<float*>(host.data());
+    for (size_t i = 0; i < chunk / 4; ++i) v[i] = rng.uniform(lo, hi);
+  } else if (kind == Fill::Label) {
+    auto* v = reinterpret_cast<int32_t*>(host.data());
+    for (size_t i = 0; i < chunk / 4; ++i)
+      v[i] = static_cast<int32_t>(rng.uniform(0.0f, static_cast<float>(k))) % k;
+  } else {
+    for (size_t i = 0; i < chunk; ++i) host[i] = static_cast<uint8_t>(rng.uniform(0.0f, 256.0f));
+  }
+  auto* d = static_cast<uint8_t*>(dst);
+  TE_CUDA_CHECK(cudaMemcpy(d, host.data(), chunk, cudaMemcpyHostToDevice));
+  // Doubling copies from the filled prefix.
+  for (size_t done = chunk; done < bytes;) {
+    const size_t n = std::min(done, bytes - done);
+    TE_CUDA_CHECK(cudaMemcpy(d + done, d, n, cudaMemcpyDeviceToDevice));
+    done += n;
+  }
+  TE_CUDA_CHECK(cudaDeviceSynchronize());  // device-to-device cudaMemcpy does not wait
+}
+
+struct Result {
+  std::string name, shape;
+  double bytes = 0, median_us = 0, min_us = 0, gbps = 0, pct_memcpy = 0;
+};
+
+class Bench {
+ public:
+  Bench(const Options& o, cudaStream_t s, size_t l2_bytes)
+      : o_(o),
+        s_(s),
+        flush_(std::max<size_t>(2 * l2_bytes, size_t(64) << 20)),
+        flush_partials_(launch::kReducePartials * sizeof(double) + sizeof(double)) {
+    TE_CUDA_CHECK(cudaEventCreate(&start_));
+    TE_CUDA_CHECK(cudaEventCreate(&stop_));
+  }
+  ~Bench() {
+    cudaEventDestroy(start_);
+    cudaEventDestroy(stop_);
+  }
+
+  // Median and minimum microseconds of `fn` (one call per sample, L2 flushed before each).
+  std::pair<double, double> time_us(const std::function<void()>& fn) {
+    for (int i = 0; i < o_.warmup; ++i) fn();
+    std::vector<double> us;
+    for (int i = 0; i < o_.runs; ++i) {
+      auto* partials = flush_partials_.as<double>();
+      launch::sum_of_squares(flush_.f(), static_cast<int64_t>(flush_.bytes / sizeof(float)),
+                             partials, partials + launch::kReducePartials, s_);
+      TE_CUDA_CHECK(cudaEventRecord(start_, s_));
+      fn();
+      TE_CUDA_CHECK(cudaEventRecord(stop_, s_));
+      TE_CUDA_CHECK(cudaEventSynchronize(stop_));
+      float ms = 0;
+      TE_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
+      us.push_back(1000.0 * ms);
+    }
+    std::sort(us.begin(), us.end());
+    const size_t m = us.size() / 2;
+    const double median = us.size() % 2 ? us[m] : 0.5 * (us[m - 1] + us[m]);
+    return {median, us.front()};
+  }
+
+  bool wanted(const std::string& name) const {
+    return o_.filter.empty() || name.find(o_.filter) != std::string::npos;
+  }
+
+  // Times `fn` and records a row; `bytes` by the rule in the header comment.
+  void run(const std::string& name, const std::string& shape, double bytes,
+           const std::function<void()>& fn) {
+    if (!wanted(name)) return;
+    const auto [median, best] = time_us(fn);
+    Result r;
+    r.name = name;
+    r.shape = shape;
+    r.bytes = bytes;
+    r.median_us = median;
+    r.min_us = best;
+    r.gbps = bytes / (median * 1e-6) / 1e9;
+    r.pct_memcpy = memcpy_gbps > 0 ? 100.0 * r.gbps / memcpy_gbps : 0;
+    print_row(r);
+    results.push_back(r);
+  }
+
+  static void print_header() {
+    std::printf("%-34s %-20s %10s %10s %10s %9s %8s\n", "kernel", "shape", "MB moved",
+                "median us", "min us", "GB/s", "% memcpy");
+  }
+  static void print_row(const Result& r) {
+    std::printf("%-34s %-20s %10.1f %10.1f %10.1f %9.1f %8.1f\n", r.name.c_str(), r.shape.c_str(),
+                r.bytes / 1e6, r.median_us, r.min_us, r.gbps, r.pct_memcpy);
+    std::fflush(stdout);
+  }
+
+  double memcpy_gbps = 0;
+  std::vector<Result> results;
+
+ private:
+  const Options& o_;
+  cudaStream_t s_;
+  DeviceBuffer flush_, flush_partials_;
+  cudaEvent_t start_ = nullptr, stop_ = nullptr;
+};
+
+std::string dims(std::initializer_list<int64_t> d) {
+  std::string s = "[";
+  for (int64_t v : d) s += (s.size() > 1 ? "," : "") + std::to_string(v);
+  return s + "]";
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  return out;
+}
+
+int run(const Options& o) {
+  std::string why;
+  if (!te::cuda::gpu_usable(&why)) {
+    std::printf("bench_kernels: skipped: no usable GPU (%s)\n", why.c_str());
+    return kExitSkipped;
+  }
+  TE_CUDA_CHECK(cudaSetDevice(0));
+  cudaDeviceProp prop{};
+  TE_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+  cudaStream_t s = nullptr;
+  TE_CUDA_CHECK(cudaStreamCreate(&s));  // blocking: ordered after the fills' default-stream work
+  Bench b(o, s, static_cast<size_t>(prop.l2CacheSize));
+  std::printf("bench_kernels on %s (sm_%d%d, %d SMs, L2 %.0f MiB, %.1f GiB), batch %lld, "
+              "median of %d samples after %d warm-up calls, L2 flushed before each sample\n",
+              prop.name, prop.major, prop.minor, prop.multiProcessorCount,
+              prop.l2CacheSize / 1048576.0, prop.totalGlobalMem / 1073741824.0,
+              (long long)o.batch, o.runs, o.warmup);
+
+  // ---- the reference: device-to-device copy of 1 GiB ----
+  {
+    const size_t bytes = size_t(1) << 30;
+    DeviceBuffer src(bytes), dst(bytes);
+    TE_CUDA_CHECK(cudaMemsetAsync(src.p, 1, bytes, s));
+    const auto [median, best] = b.time_us([&] {
+      TE_CUDA_CHECK(cudaMemcpyAsync(dst.p, src.p, bytes, cudaMemcpyDeviceToDevice, s));
+    });
+    (void)best;
+    b.memcpy_gbps = 2.0 * double(bytes) / (median * 1e-6) / 1e9;
+    std::printf("reference: cudaMemcpyAsync device-to-device, 1024 MiB: %.1f us, %.1f GB/s "
+                "(read + write)\n\n",
+                median, b.memcpy_gbps);
+  }
+  Bench::print_header();
+
+  const int64_t N = o.batch;
+  // ResNet shapes at batch N: the stem output (maxpool input), layer1 and layer4 activations.
+  const int64_t stem_c = 64, stem_hw = 112, l1_c = 64, l1_hw = 56, l4_c = 512, l4_hw = 7;
+  const int64_t n_l1 = N * l1_c * l1_hw * l1_hw;
+  const std::string s_l1 = dims({N, l1_c, l1_hw, l1_hw});
+
+  // ---- element-wise and activations on a layer1 activation ----
+  {
+    DeviceBuffer x(n_l1 * 4), y(n_l1 * 4), dy(n_l1 * 4), dx(n_l1 * 4);
+    fill_random(x.p, x.bytes, 1, Fill::F32);
+    fill_random(dy.p, dy.bytes, 2, Fill::F32);
+    const double n = double(n_l1);
+    b.run("relu forward", s_l1, 8 * n, [&] { launch::activation_forward(0, x.f(), y.f(), n_l1, s); });
+    launch::activation_forward(0, x.f(), y.f(), n_l1, s);  // y for the backward
+    b.run("relu backward (reads y, dy)", s_l1, 12 * n, [&] {
+      launch::activation_backward(0, nullptr, y.f(), dy.f(), dx.f(), n_l1, false, s);
+    });
+    b.run("gelu forward", s_l1, 8 * n, [&] { launch::activation_forward(1, x.f(), y.f(), n_l1, s); });
+    b.run("gelu backward (reads x, dy)", s_l1, 12 * n, [&] {
+      launch::activation_backward(1, x.f(), nullptr, dy.f(), dx.f(), n_l1, false, s);
+    });
+    b.run("silu forward", s_l1, 8 * n, [&] { launch::activation_forward(3, x.f(), y.f(), n_l1, s); });
+    const float* two[2] = {x.f(), dy.f()};
+    b.run("add_n, 2 inputs (residual add)", s_l1, 12 * n,
+          [&] { launch::add_n(two, 2, y.f(), n_l1, s); });
+    b.run("add_inplace (dst += src)", s_l1, 12 * n,
+          [&] { launch::add_inplace(dy.f(), dx.f(), n_l1, s); });
+    b.run("scale (x *= f)", s_l1, 8 * n, [&] { launch::scale(dx.f(), 0.999f, n_l1, s); });
+  }
+
+  // ---- batch norm (training) on layer1 and layer4 activations ----
+  struct BnShape {
+    int64_t c, hw;
+  };
+  for (const BnShape bs : {BnShape{l1_c, l1_hw}, BnShape{l4_c, l4_hw}}) {
+    const int64_t C = bs.c, HW = bs.hw * bs.hw, total = N * C * HW;
+    const std::string shape = dims({N, C, bs.hw, bs.hw});
+    DeviceBuffer x(total * 4), y(total * 4), dy(total * 4), dx(total * 4);
+    DeviceBuffer w(C * 4), bias(C * 4), rm(C * 4), rv(C * 4), sm(C * 4), si(C * 4), dw(C * 4),
+        db(C * 4), coef(3 * C * 4);
+    const int splits = launch::channel_splits(N, C, HW, prop.multiProcessorCount);
+    DeviceBuffer partials(size_t(C) * splits * 2 * 8);
+    fill_random(x.p, x.bytes, 3, Fill::F32);
+    fill_random(dy.p, dy.bytes, 4, Fill::F32);
+    fill_random(w.p, w.bytes, 5, Fill::F32, 0.5f, 1.5f);
+    fill_random(bias.p, bias.bytes, 6, Fill::F32, -0.5f, 0.5f);
+    fill_random(rm.p, rm.bytes, 7, Fill::F32, -0.1f, 0.1f);
+    fill_random(rv.p, rv.bytes, 8, Fill::F32, 0.5f, 1.5f);
+    auto* pp = partials.as<double>();
+    const double n = double(total), c = double(C);
+    // Forward: reads x, weight, bias, running stats; writes y, running stats, save_mean/invstd.
+    auto stats = [&] {
+      launch::channel_sums(0, x.f(), nullptr, nullptr, nullptr, N, C, HW, splits, pp, s);
+    };
+    auto finalize = [&] {
+      launch::bn_finalize_train(pp, splits, C, N * HW, 1e-5f, 0.1f, w.f(), bias.f(), rm.f(),
+                                rv.f(), nullptr, sm.f(), si.f(), coef.f(), s);
+    };
+    auto affine = [&] { launch::channel_affine(x.f(), y.f(), coef.f(), N, C, HW, s); };
+    b.run("bn forward train (3 launches)", shape, 8 * n + 4 * 8 * c, [&] {
+      stats();
+      finalize();
+      affine();
+    });
+    b.run("  bn forward: channel_sums", shape, 4 * n, stats);
+    b.run("  bn forward: channel_affine", shape, 8 * n, affine);
+    // Backward: reads x, dy, weight, save_mean/invstd; writes dx, adds into dweight/dbias.
+    auto bstats = [&] { launch::channel_sums(1, dy.f(), x.f(), sm.f(), si.f(), N, C, HW, splits, pp, s); };
+    auto bfinal = [&] {
+      launch::bn_backward_finalize(pp, splits, C, N * HW, true, w.f(), sm.f(), si.f(), dw.f(),
+                                   db.f(), coef.f(), s);
+    };
+    auto apply = [&] { launch::bn_backward_apply(dy.f(), x.f(), dx.f(), coef.f(), N, C, HW, false, s); };
+    stats();
+    finalize();
+    b.run("bn backward train (3 launches)", shape, 12 * n + 7 * 4 * c, [&] {
+      bstats();
+      bfinal();
+      apply();
+    });
+    b.run("  bn backward: channel_sums", shape, 8 * n, bstats);
+    b.run("  bn backward: apply", shape, 12 * n, apply);
+  }
+
+  // ---- pooling: the stem's 3x3/2 max pool, the head's global average pool ----
+  {
+    const int64_t planes = N * stem_c, in_plane = stem_hw * stem_hw, out_plane = l1_hw * l1_hw;
+    const std::string shape = dims({N, stem_c, stem_hw, stem_hw});
+    DeviceBuffer x(planes * in_plane * 4), y(planes * out_plane * 4),
+        arg(planes * out_plane * 4), dy(planes * out_plane * 4), dx(planes * in_plane * 4);
+    fill_random(x.p, x.bytes, 9, Fill::F32);
+    fill_random(dy.p, dy.bytes, 10, Fill::F32);
+    launch::PoolGeometry g;
+    g.planes = planes;
+    g.h = g.w = stem_hw;
+    g.oh = g.ow = l1_hw;
+    g.kh = g.kw = 3;
+    g.sh = g.sw = 2;
+    g.ph = g.pw = 1;
+    const double in = double(planes * in_plane), out = double(planes * out_plane);
+    b.run("max_pool 3x3/2 forward", shape, 4 * in + 8 * out,
+          [&] { launch::max_pool_forward(x.f(), y.f(), arg.as<int32_t>(), g, s); });
+    launch::max_pool_forward(x.f(), y.f(), arg.as<int32_t>(), g, s);
+    b.run("max_pool backward (memset+atomics)", shape, 8 * out + 4 * in, [&] {
+      launch::max_pool_backward(dy.f(), arg.as<int32_t>(), dx.f(), planes, in_plane, out_plane,
+                                false, false, s);
+    });
+    b.run("max_pool backward (deterministic)", shape, 8 * out + 4 * in, [&] {
+      launch::max_pool_backward(dy.f(), arg.as<int32_t>(), dx.f(), planes, in_plane, out_plane,
+                                false, true, s);
+    });
+  }
+  {
+    const int64_t planes = N * l4_c, hw = l4_hw * l4_hw;
+    const std::string shape = dims({N, l4_c, l4_hw, l4_hw});
+    DeviceBuffer x(planes * hw * 4), y(planes * 4), dx(planes * hw * 4);
+    fill_random(x.p, x.bytes, 11, Fill::F32);
+    fill_random(y.p, y.bytes, 12, Fill::F32);
+    const double in = double(planes * hw), out = double(planes);
+    b.run("global_avg_pool forward", shape, 4 * in + 4 * out,
+          [&] { launch::global_avg_pool_forward(x.f(), y.f(), planes, hw, s); });
+    b.run("global_avg_pool backward", shape, 4 * out + 4 * in,
+          [&] { launch::global_avg_pool_backward(y.f(), dx.f(), planes, hw, false, s); });
+  }
+
+  // ---- softmax cross-entropy, fused forward + backward, as the training step calls it ----
+  {
+    const int64_t rows = N, k = 1000;
+    DeviceBuffer logits(rows * k * 4), labels(rows * 4), probs(rows * k * 4), grad(rows * k * 4),
+        row_loss(rows * 8), sum(8);
+    fill_random(logits.p, logits.bytes, 13, Fill::F32, -5.0f, 5.0f);
+    fill_random(labels.p, labels.bytes, 14, Fill::Label, 0, 0, static_cast<int32_t>(k));
+    const double e = double(rows * k);
+    // Reads logits and labels; writes probs, grad and the loss sum.
+    b.run("softmax_xent fused + loss sum", dims({rows, k}), 12 * e + 4 * double(rows) + 8, [&] {
+      launch::softmax_xent(logits.f(), labels.as<int32_t>(), rows, k, 0.0f, probs.f(),
+                           row_loss.as<double>(), grad.f(), 1.0f / float(rows), nullptr, s);
+      launch::sum_f64(row_loss.as<double>(), rows, sum.as<double>(), s);
+    });
+  }
+
+  // ---- optimizer steps and gradient reductions over ResNet-50's 25.6 M parameters ----
+  {
+    const int64_t n = 25557032;
+    const std::string shape = dims({n});
+    DeviceBuffer p(n * 4), g(n * 4), m(n * 4), v(n * 4), mask(n), partials(launch::kReducePartials * 8),
+        out(8), flag(4);
+    fill_random(p.p, p.bytes, 15, Fill::F32, -0.1f, 0.1f);
+    fill_random(g.p, g.bytes, 16, Fill::F32, -0.01f, 0.01f);
+    fill_random(m.p, m.bytes, 17, Fill::F32, -0.01f, 0.01f);
+    fill_random(v.p, v.bytes, 18, Fill::F32, 0.0f, 1e-4f);
+    fill_random(mask.p, mask.bytes, 19, Fill::U8);
+    const double e = double(n);
+    // SGD with momentum: reads p, g, buf, mask; writes p, buf.
+    b.run("sgd_step momentum + wd mask", shape, 21 * e, [&] {
+      launch::sgd_step(p.f(), g.f(), m.f(), mask.as<uint8_t>(), n, 0.1f, 0.9f, 5e-4f, false,
+                       false, s);
+    });
+    // AdamW: reads p, g, m, v, mask; writes p, m, v.
+    b.run("adamw_step + wd mask", shape, 29 * e, [&] {
+      launch::adamw_step(p.f(), g.f(), m.f(), v.f(), mask.as<uint8_t>(), n, 0.9999f, 0.1f,
+                         0.999f, 0.001f, 1e-8f, 1e-3f, 0.03f, s);
+    });
+    b.run("sum_of_squares (grad norm)", shape, 4 * e + 8, [&] {
+      launch::sum_of_squares(g.f(), n, partials.as<double>(), out.as<double>(), s);
+    });
+    b.run("flag_nonfinite", shape, 4 * e, [&] { launch::flag_nonfinite(g.f(), n, flag.as<int>(), s); });
+  }
+
+  // ---- input normalisation: uint8 NHWC batch -> f32 NCHW ----
+  {
+    const int64_t hw = 224 * 224, c = 3, total = N * hw * c;
+    DeviceBuffer in(total), out(total * 4);
+    fill_random(in.p, in.bytes, 20, Fill::U8);
+    launch::ChannelAffine a{};
+    for (int i = 0; i < c; ++i) {
+      a.scale[i] = 1.0f / (255.0f * 0.25f);
+      a.shift[i] = -0.45f / 0.25f;
+    }
+    b.run("normalize u8 NHWC -> f32 NCHW", dims({N, 224, 224, c}), 5 * double(total),
+          [&] { launch::normalize_u8_nhwc(in.as<uint8_t>(), out.f(), N, hw, c, a, s); });
+  }
+  TE_CUDA_CHECK(cudaStreamSynchronize(s));
+
+  if (!o.json.empty()) {
+    std::ofstream f(o.json);
+    f << "{\"gpu\": \"" << json_escape(prop.name) << "\", \"batch\": " << o.batch
+      << ", \"runs\": " << o.runs << ", \"memcpy_gbps\": " << b.memcpy_gbps << ", \"kernels\": [";
+    for (size_t i = 0; i < b.results.size(); ++i) {
+      const Result& r = b.results[i];
+      f << (i ? ",\n  " : "\n  ") << "{\"name\": \"" << json_escape(r.name) << "\", \"shape\": \""
+        << r.shape << "\", \"bytes\": " << r.bytes << ", \"median_us\": " << r.median_us
+        << ", \"min_us\": " << r.min_us << ", \"gbps\": " << r.gbps
+        << ", \"pct_memcpy\": " << r.pct_memcpy << "}";
+    }
+    f << "\n]}\n";
+    if (!f) throw te::Error("cannot write " + o.json);
+  }
+  TE_CUDA_CHECK(cudaStreamDestroy(s));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"Bandwidth of the engine's own CUDA kernels at ResNet-like sizes"};
+  app.add_option("--batch", o.batch, "batch size of the ResNet shapes")->check(CLI::PositiveNumber);
+  app.add_option("--runs", o.runs, "timed samples per kernel (median shown)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--warmup", o.warmup, "untimed calls before the samples")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--filter", o.filter, "only kernels whose name contains this");
+  app.add_option("--json", o.json, "also write the results to this file");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return run(o);
+  } catch (const te::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}
