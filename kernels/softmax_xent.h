@@ -23,6 +23,14 @@ void softmax_xent_backward(const Tensor& probs, const Tensor& labels, double lab
 void softmax_rows(const Tensor& logits, Tensor& probs);
 // Rows whose first maximal logit is at the label.
 int64_t count_correct(const Tensor& logits, const Tensor& labels);
+// The training loop's form, which never waits for the device: grad_logits = scale *
+// (probs - target) / N (overwrites; probs written too), loss_sum (F64, 1 element) = the sum of
+// the row losses, correct (I64, 1 element) += the rows whose first maximum is at the label.
+// A label outside [0, K) throws on the CPU; on a GPU one such row is stored in bad_row
+// (I32, 1 element) if it still holds -1, for the caller to check when it reads the results.
+void softmax_xent_train(const Tensor& logits, const Tensor& labels, double label_smoothing,
+                        double scale, Tensor& probs, Tensor& grad_logits, Tensor& loss_sum,
+                        Tensor& correct, Tensor& bad_row);
 }  // namespace cpu
 
 #ifdef TE_WITH_CUDA
@@ -33,6 +41,9 @@ void softmax_xent_backward(const Tensor& probs, const Tensor& labels, double lab
                            double scale, Tensor& grad_logits);
 void softmax_rows(const Tensor& logits, Tensor& probs);
 int64_t count_correct(const Tensor& logits, const Tensor& labels);
+void softmax_xent_train(const Tensor& logits, const Tensor& labels, double label_smoothing,
+                        double scale, Tensor& probs, Tensor& grad_logits, Tensor& loss_sum,
+                        Tensor& correct, Tensor& bad_row);
 }  // namespace cuda
 #endif
 
@@ -50,6 +61,13 @@ inline void softmax_rows(const Tensor& logits, Tensor& probs) {
 }
 inline int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   TE_DISPATCH(logits.device(), count_correct, logits, labels);
+}
+inline void softmax_xent_train(const Tensor& logits, const Tensor& labels,
+                               double label_smoothing, double scale, Tensor& probs,
+                               Tensor& grad_logits, Tensor& loss_sum, Tensor& correct,
+                               Tensor& bad_row) {
+  TE_DISPATCH(logits.device(), softmax_xent_train, logits, labels, label_smoothing, scale, probs,
+              grad_logits, loss_sum, correct, bad_row);
 }
 
 }  // namespace te::ops

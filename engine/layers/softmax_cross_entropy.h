@@ -20,6 +20,10 @@ class SoftmaxCrossEntropy {
   // grad_logits [N, K] (logits' dtype and device) = scale * (softmax - target) / N, overwritten.
   // `scale` carries e.g. 1/micro-batches for gradient accumulation, or a loss scale.
   void backward(Tensor& grad_logits, double scale = 1.0);
+  // forward and backward in one call that never waits for the device (for training loops):
+  // see ops::softmax_xent_train for loss_sum, correct and bad_row. backward() may not follow.
+  void forward_backward(const Tensor& logits, const Tensor& labels, double scale,
+                        Tensor& grad_logits, Tensor& loss_sum, Tensor& correct, Tensor& bad_row);
 
   double label_smoothing() const { return label_smoothing_; }
   // Softmax of the last forward's logits.
@@ -29,6 +33,7 @@ class SoftmaxCrossEntropy {
   double label_smoothing_;
   Tensor probs_;
   Tensor labels_;
+  bool backward_ready_ = false;
 };
 
 // Rows whose largest logit (the first, on ties) is at the label (top-1 accuracy count).

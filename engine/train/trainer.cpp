@@ -28,33 +28,48 @@ const char* signal_name(int sig) {
 Trainer::Impl::StepResult Trainer::Impl::train_step() {
   StepResult r;
   const int64_t accum = config.train.grad_accum;
-  bool finite = true;
   for (size_t i = 0; i < buffers.size(); ++i) buffer_backup[i].copy_from(buffers[i].tensor);
   graph->zero_grad();
+  // The loss and the accuracy stay on the device until the step's end: nothing in the loop
+  // below waits for the GPU, so the host queues the whole step while the next batch uploads.
+  const Device device = graph->device();
+  ensure_shape(step_loss, Shape{accum}, DType::F64, device);
+  ensure_shape(step_correct, Shape{1}, DType::I64, device);
+  if (!bad_label_row.defined()) {
+    bad_label_row = Tensor::empty(Shape{1}, DType::I32, device);
+    bad_label_row.fill(-1);
+  }
+  step_correct.zero();
+  std::vector<int64_t> rows(static_cast<size_t>(accum), 0);
   for (int64_t micro = 0; micro < accum; ++micro) {
-    Batch batch;
-    if (!train_loader->next(batch))
-      throw Error("the data loader ended the epoch early (batch " + std::to_string(state.batch + micro) +
-                  " of " + std::to_string(train_loader->batches_per_epoch()) + ")");
-    prepare_batch(batch, graph->device(), info.mean, info.std, this->batch);
+    const DeviceBatch& b = feed->next();
     RunContext ctx;
     ctx.training = true;
     ctx.seed = state.seed;
     // Distinct per micro-batch, identical between a run and its resumption.
     ctx.step = static_cast<uint64_t>(state.step * accum + micro);
-    const Tensor& logits = graph->forward(this->batch.input, ctx);
-    const double l = loss->forward(logits, this->batch.labels);
-    r.images += batch.labels.dim(0);
-    r.correct += count_correct(logits, this->batch.labels);
-    if (!std::isfinite(l)) {
-      finite = false;  // keep consuming the group's batches so the data position stays exact
-      continue;
-    }
-    r.loss += l / static_cast<double>(accum);
+    const Tensor& logits = graph->forward(b.input, ctx);
     ensure_shape(grad_logits, logits.shape(), logits.dtype(), logits.device());
-    loss->backward(grad_logits, 1.0 / static_cast<double>(accum));
+    Tensor loss_sum = step_loss.slice_flat(micro, Shape{1});
+    loss->forward_backward(logits, b.labels, 1.0 / static_cast<double>(accum), grad_logits,
+                           loss_sum, step_correct, bad_label_row);
     graph->backward(grad_logits, ctx);
+    feed->release();
+    rows[static_cast<size_t>(micro)] = b.labels.dim(0);
+    r.images += b.labels.dim(0);
   }
+  // Each read below waits for the device.
+  const int32_t bad_row = bad_label_row.to(Device::cpu()).data<int32_t>()[0];
+  if (bad_row >= 0)
+    throw DataError("a label outside [0, " + std::to_string(info.class_names.size()) +
+                    ") reached the loss (row " + std::to_string(bad_row) + " of a batch in step " +
+                    std::to_string(state.step + 1) + "); the data set's labels do not match model.num_classes");
+  const std::vector<double> loss_sums = step_loss.to_f64_vector();
+  r.correct = step_correct.to(Device::cpu()).data<int64_t>()[0];
+  for (int64_t micro = 0; micro < accum; ++micro)
+    r.loss += loss_sums[static_cast<size_t>(micro)] /
+              static_cast<double>(rows[static_cast<size_t>(micro)] * accum);
+  bool finite = std::isfinite(r.loss);
   r.lr = schedule->lr_at(state.step);
   // One reduction over the gradients per step (each is a pass and, on a GPU, a sync). The norm
   // is summed in double, so it is finite exactly when every gradient is: it doubles as the
@@ -115,6 +130,7 @@ TrainSummary Trainer::run() {
     TrainingState& s = m.state;
     const int64_t first_step = s.batch / accum;
     m.train_loader->start_epoch(s.epoch, s.batch);
+    m.feed->start_epoch((m.steps_per_epoch - first_step) * accum);
     m.progress->start_epoch(s.epoch, c.train.epochs, m.steps_per_epoch, first_step);
     double interval_loss = 0;
     int64_t interval_steps = 0, interval_images = 0;

@@ -11,6 +11,7 @@
 #include "engine/io/tensorboard_writer.h"
 #include "engine/layers/softmax_cross_entropy.h"
 #include "engine/optim/lr_schedule.h"
+#include "engine/train/batch_feed.h"
 #include "engine/train/evaluate.h"
 #include "engine/optim/optimizer.h"
 #include "engine/train/model_info.h"
@@ -38,9 +39,13 @@ struct Trainer::Impl {
   TrainingState state;
   int64_t steps_per_epoch = 0;
 
+  std::unique_ptr<BatchFeed> feed;  // the training batches, uploaded ahead of the compute
+
   // Reused across steps (nothing is allocated per step once shapes are known).
-  DeviceBatch batch;
   Tensor grad_logits;
+  // Per step, on the device: each micro-batch's summed loss, correct predictions, and the first
+  // row found with a label outside the classes (-1: none; see ops::softmax_xent_train).
+  Tensor step_loss, step_correct, bad_label_row;
   // Batch-norm running statistics before the step, restored when the step is skipped (a
   // non-finite forward would otherwise poison them for every later step).
   std::vector<NamedTensor> buffers;

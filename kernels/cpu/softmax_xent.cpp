@@ -157,4 +157,20 @@ int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   return run(double{});
 }
 
+void softmax_xent_train(const Tensor& logits, const Tensor& labels, double label_smoothing,
+                        double scale, Tensor& probs, Tensor& grad_logits, Tensor& loss_sum,
+                        Tensor& correct, Tensor& bad_row) {
+  (void)bad_row;  // the forward throws on a bad label here
+  const char* op = "softmax_xent_train";
+  if (loss_sum.dtype() != DType::F64 || loss_sum.numel() != 1 || correct.dtype() != DType::I64 ||
+      correct.numel() != 1)
+    throw Error(std::string(op) + ": loss_sum must be one f64 and correct one i64, got " +
+                dtype_name(loss_sum.dtype()) + " " + loss_sum.shape().str() + " and " +
+                dtype_name(correct.dtype()) + " " + correct.shape().str());
+  const double mean = softmax_xent_forward(logits, labels, label_smoothing, probs);
+  softmax_xent_backward(probs, labels, label_smoothing, scale, grad_logits);
+  loss_sum.data<double>()[0] = mean * static_cast<double>(logits.dim(0));
+  correct.data<int64_t>()[0] += count_correct(logits, labels);
+}
+
 }  // namespace te::ops::cpu

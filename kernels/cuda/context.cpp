@@ -24,6 +24,11 @@ std::atomic<uint64_t> g_numerics_epoch{1};
 void* g_workspace = nullptr;
 size_t g_workspace_bytes = 0;
 CUevent_st* g_copy_done = nullptr;
+// Per upload slot: `free` is recorded on the compute stream after the last read of the slot's
+// device buffers (the copy stream waits for it before overwriting them); `uploaded` on the copy
+// stream after the slot's last copy (the compute stream waits for it before reading them).
+CUevent_st* g_slot_free[2] = {nullptr, nullptr};
+CUevent_st* g_slot_uploaded[2] = {nullptr, nullptr};
 
 // The function the core calls for every copy that touches device memory. Copies that involve
 // the host wait for the compute stream (Tensor::copy_from promises a finished copy); device to
@@ -97,6 +102,14 @@ void initialize(int device) {
   cudaEvent_t copy_done = nullptr;
   TE_CUDA_CHECK(cudaEventCreateWithFlags(&copy_done, cudaEventDisableTiming));
   g_copy_done = copy_done;
+  for (int slot = 0; slot < 2; ++slot) {
+    cudaEvent_t free_event = nullptr, uploaded_event = nullptr;
+    TE_CUDA_CHECK(cudaEventCreateWithFlags(&free_event, cudaEventDisableTiming));
+    TE_CUDA_CHECK(cudaEventCreateWithFlags(&uploaded_event, cudaEventDisableTiming));
+    TE_CUDA_CHECK(cudaEventRecord(free_event, compute));  // both slots start free
+    g_slot_free[slot] = free_event;
+    g_slot_uploaded[slot] = uploaded_event;
+  }
   cudnnHandle_t dnn = nullptr;
   TE_CUDNN_CHECK(cudnnCreate(&dnn));
   TE_CUDNN_CHECK(cudnnSetStream(dnn, compute));
@@ -169,6 +182,31 @@ void copy_to_device_async(void* device_dst, const void* host_src, size_t bytes) 
   TE_CUDA_CHECK(cudaEventRecord(g_copy_done, ctx.copy));
   TE_CUDA_CHECK(cudaStreamWaitEvent(ctx.compute, g_copy_done, 0));
 }
+
+namespace {
+int checked_slot(int slot) {
+  if (slot < 0 || slot > 1) throw Error("upload slot must be 0 or 1, got " + std::to_string(slot));
+  return slot;
+}
+}  // namespace
+
+void copy_to_slot_async(void* device_dst, const void* host_src, size_t bytes, int slot) {
+  Context& ctx = context();
+  TE_CUDA_CHECK(cudaStreamWaitEvent(ctx.copy, g_slot_free[checked_slot(slot)], 0));
+  if (bytes > 0)
+    TE_CUDA_CHECK(cudaMemcpyAsync(device_dst, host_src, bytes, cudaMemcpyHostToDevice, ctx.copy));
+  TE_CUDA_CHECK(cudaEventRecord(g_slot_uploaded[slot], ctx.copy));
+}
+
+void use_upload_slot(int slot) {
+  TE_CUDA_CHECK(cudaStreamWaitEvent(context().compute, g_slot_uploaded[checked_slot(slot)], 0));
+}
+
+void release_upload_slot(int slot) {
+  TE_CUDA_CHECK(cudaEventRecord(g_slot_free[checked_slot(slot)], context().compute));
+}
+
+void wait_uploads() { TE_CUDA_CHECK(cudaStreamSynchronize(context().copy)); }
 
 void require_current(const Device& device, const char* what) {
   if (!device.is_cuda())

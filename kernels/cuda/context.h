@@ -79,6 +79,16 @@ void synchronize();
 // `host` must be page-locked (pinned_allocator) and stay untouched until the compute stream
 // has passed this point (e.g. until the next synchronize()).
 void copy_to_device_async(void* device_dst, const void* host_src, size_t bytes);
+// Double-buffered uploads that overlap compute (kernels/upload.h). A copy into slot 0 or 1's
+// device buffers first waits, on the copy stream, until the compute stream has passed the last
+// release_upload_slot(slot) (it has finished reading what the slot held before);
+// use_upload_slot(slot) makes later compute work wait for the slot's copies.
+void copy_to_slot_async(void* device_dst, const void* host_src, size_t bytes, int slot);
+void use_upload_slot(int slot);
+void release_upload_slot(int slot);
+// Blocks the host until every upload issued so far has completed, so their pinned host
+// buffers may be reused or freed.
+void wait_uploads();
 
 // Throws a DeviceError naming `what` when `device` is not the initialised CUDA device.
 void require_current(const Device& device, const char* what);

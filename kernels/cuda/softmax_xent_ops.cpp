@@ -138,4 +138,30 @@ int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   return static_cast<int64_t>(host);
 }
 
+void softmax_xent_train(const Tensor& logits, const Tensor& labels, double label_smoothing,
+                        double scale, Tensor& probs, Tensor& grad_logits, Tensor& loss_sum,
+                        Tensor& correct, Tensor& bad_row) {
+  const char* op = "softmax_xent_train";
+  const Rows r = rows_of(op, logits);
+  const float* x = f32_ptr(logits, op, "logits");
+  const int32_t* l = labels_ptr(op, labels, r.n);
+  float* p = f32_ptr(probs, op, "probs");
+  float* g = f32_ptr(grad_logits, op, "grad_logits");
+  require_shape(probs, logits.shape(), op, "probs");
+  require_shape(grad_logits, logits.shape(), op, "grad_logits");
+  double* sum = typed_ptr<double>(loss_sum, DType::F64, op, "loss_sum");
+  require_numel(loss_sum, 1, op, "loss_sum");
+  auto* count = reinterpret_cast<unsigned long long*>(typed_ptr<int64_t>(correct, DType::I64, op, "correct"));
+  require_numel(correct, 1, op, "correct");
+  int* bad = typed_ptr<int32_t>(bad_row, DType::I32, op, "bad_row");
+  require_numel(bad_row, 1, op, "bad_row");
+  if (r.n == 0) return;
+  Tensor losses = device_scratch(Shape{r.n}, DType::F64);
+  const float grad_scale = static_cast<float>(scale / static_cast<double>(r.n));
+  launch::softmax_xent(x, l, r.n, r.k, static_cast<float>(label_smoothing), p,
+                       static_cast<double*>(losses.raw()), g, grad_scale, bad, compute_stream());
+  launch::sum_f64(static_cast<double*>(losses.raw()), r.n, sum, compute_stream());
+  launch::count_correct(x, l, r.n, r.k, count, compute_stream());
+}
+
 }  // namespace te::ops::cuda

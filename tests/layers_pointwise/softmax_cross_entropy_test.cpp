@@ -86,6 +86,25 @@ TEST(SoftmaxCrossEntropy, StableForHugeLogitsAndFloatAgrees) {
   EXPECT_NEAR(pv[3], 1.0, 1e-6);
 }
 
+TEST(SoftmaxCrossEntropy, ForwardBackwardInOneCallMatchesTheTwoCalls) {
+  const Tensor logits = random_tensor({6, 5}, 21, -2, 2, DType::F32);
+  Tensor labels = Tensor::empty({6}, DType::I32);
+  for (int i = 0; i < 6; ++i) labels.data<int32_t>()[i] = (i * 3) % 5;
+  SoftmaxCrossEntropy a(0.2), b(0.2);
+  Tensor ga = Tensor::empty({6, 5}), gb = Tensor::empty({6, 5});
+  const double mean = a.forward(logits, labels);
+  a.backward(ga, 0.25);
+  Tensor loss_sum = Tensor::zeros({1}, DType::F64), correct = Tensor::zeros({1}, DType::I64);
+  Tensor bad_row = Tensor::empty({1}, DType::I32);
+  bad_row.fill(-1);
+  correct.data<int64_t>()[0] = 7;  // accumulates
+  b.forward_backward(logits, labels, 0.25, gb, loss_sum, correct, bad_row);
+  EXPECT_DOUBLE_EQ(loss_sum.data<double>()[0], mean * 6);
+  EXPECT_EQ(correct.data<int64_t>()[0], 7 + count_correct(logits, labels));
+  EXPECT_EQ(ga.to_vector(), gb.to_vector());
+  EXPECT_THROW(b.backward(gb), Error);  // backward pairs with forward only
+}
+
 TEST(SoftmaxCrossEntropy, BadLabelsNameLabelAndIndex) {
   const Tensor logits = random_tensor({3, 4}, 1);
   SoftmaxCrossEntropy loss;
