@@ -1,5 +1,7 @@
 #include "engine/core/tensor.h"
 
+#include "engine/core/half.h"
+
 #include <string>
 
 namespace te {
@@ -125,9 +127,37 @@ Tensor Tensor::to(Device device) const {
   return t;
 }
 
+namespace {
+// Element i of a CPU tensor of a floating dtype, as double.
+double float_at(const Tensor& t, int64_t i) {
+  switch (t.dtype()) {
+    case DType::F32: return t.data<float>()[i];
+    case DType::F64: return t.data<double>()[i];
+    case DType::BF16: return bf16_to_float(static_cast<const uint16_t*>(t.raw())[i]);
+    case DType::F16: return f16_to_float(static_cast<const uint16_t*>(t.raw())[i]);
+    default: throw Error(std::string("to_dtype: ") + dtype_name(t.dtype()) + " is not a float type");
+  }
+}
+void set_float(Tensor& t, int64_t i, double v) {
+  switch (t.dtype()) {
+    case DType::F32: t.data<float>()[i] = static_cast<float>(v); return;
+    case DType::F64: t.data<double>()[i] = v; return;
+    // Through float first, as a GPU would convert a float result (double -> float -> 16 bits
+    // can differ from direct rounding only at exact ties of the float, never for f32 inputs).
+    case DType::BF16: static_cast<uint16_t*>(t.raw())[i] = float_to_bf16(static_cast<float>(v)); return;
+    case DType::F16: static_cast<uint16_t*>(t.raw())[i] = float_to_f16(static_cast<float>(v)); return;
+    default: throw Error(std::string("to_dtype: ") + dtype_name(t.dtype()) + " is not a float type");
+  }
+}
+bool is_floating(DType t) { return t == DType::F32 || t == DType::F64 || t == DType::BF16 || t == DType::F16; }
+}  // namespace
+
 Tensor Tensor::to_dtype(DType dtype) const {
   if (dtype == dtype_) return clone();
   if (!device_.is_cpu()) throw Error("to_dtype: only CPU tensors can be converted");
+  if (!is_floating(dtype_) || !is_floating(dtype))
+    throw Error(std::string("to_dtype: ") + dtype_name(dtype_) + " -> " + dtype_name(dtype) +
+                " is not supported (floating types only)");
   Tensor t = empty(shape_, dtype);
   const int64_t n = numel();
   if (dtype_ == DType::F32 && dtype == DType::F64) {
@@ -139,8 +169,7 @@ Tensor Tensor::to_dtype(DType dtype) const {
     float* d = t.data<float>();
     for (int64_t i = 0; i < n; ++i) d[i] = static_cast<float>(s[i]);
   } else {
-    throw Error(std::string("to_dtype: ") + dtype_name(dtype_) + " -> " + dtype_name(dtype) +
-                " is not supported");
+    for (int64_t i = 0; i < n; ++i) set_float(t, i, float_at(*this, i));
   }
   return t;
 }
@@ -193,6 +222,8 @@ std::vector<double> Tensor::to_f64_vector() const {
     case DType::I32: { const int32_t* p = host.data<int32_t>(); for (int64_t i = 0; i < n; ++i) out[i] = p[i]; break; }
     case DType::I64: { const int64_t* p = host.data<int64_t>(); for (int64_t i = 0; i < n; ++i) out[i] = static_cast<double>(p[i]); break; }
     case DType::U8: { const uint8_t* p = host.data<uint8_t>(); for (int64_t i = 0; i < n; ++i) out[i] = p[i]; break; }
+    case DType::BF16: { const auto* p = static_cast<const uint16_t*>(host.raw()); for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_float(p[i]); break; }
+    case DType::F16: { const auto* p = static_cast<const uint16_t*>(host.raw()); for (int64_t i = 0; i < n; ++i) out[i] = f16_to_float(p[i]); break; }
     default: throw Error(std::string("to_f64_vector: unsupported dtype ") + dtype_name(dtype_));
   }
   return out;
