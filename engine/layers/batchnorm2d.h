@@ -24,6 +24,10 @@ class BatchNorm2d : public Layer {
                const RunContext& ctx) override;
   void backward(const BackwardArgs& args) override;
   BackwardReads backward_reads() const override { return {true, false}; }
+  // Scale, shift and statistics stay f32 under bf16/f16 activations (as cuDNN requires).
+  DType param_dtype(DType compute) const override {
+    return compute == DType::BF16 || compute == DType::F16 ? DType::F32 : compute;
+  }
   // The batch mean and 1/sqrt(var + eps) per channel, kept from forward for backward.
   int64_t saved_bytes(const std::vector<Shape>& inputs) const override;
 

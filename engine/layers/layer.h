@@ -40,6 +40,12 @@ enum class GradMode { Overwrite, Accumulate };
 struct BackwardReads {
   bool inputs = true;
   bool output = true;
+  // With `inputs`: only inputs [0, first_inputs) are read (-1: all of them), e.g.
+  // batchnorm2d_act reads x but never its residual input.
+  int first_inputs = -1;
+  bool reads_input(size_t i) const {
+    return inputs && (first_inputs < 0 || static_cast<int>(i) < first_inputs);
+  }
 };
 
 // Per-call settings.
@@ -77,6 +83,11 @@ class Layer {
   virtual void backward(const BackwardArgs& args) = 0;
 
   virtual BackwardReads backward_reads() const { return {}; }
+
+  // Mixed precision: the dtype this layer wants its parameters in when activations are
+  // `compute` (the graph keeps f32 masters either way). Layers whose parameters need more
+  // precision than a 16-bit compute dtype (batch norm) return f32.
+  virtual DType param_dtype(DType compute) const { return compute; }
 
   // Bytes this layer keeps between forward and backward besides its output (e.g. batch-norm
   // statistics, max-pool argmax), for the memory estimate.

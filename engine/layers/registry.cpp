@@ -9,6 +9,7 @@
 #include "engine/layers/add.h"
 #include "engine/layers/avg_pool2d.h"
 #include "engine/layers/batchnorm2d.h"
+#include "engine/layers/batchnorm_act.h"
 #include "engine/layers/concat.h"
 #include "engine/layers/conv2d.h"
 #include "engine/layers/dropout.h"
@@ -32,6 +33,7 @@ const std::map<std::string, LayerFactory>& factories() {
       {"add", make<Add>()},
       {"avgpool2d", make<AvgPool2d>()},
       {"batchnorm2d", make<BatchNorm2d>()},
+      {"batchnorm2d_act", make<BatchNormAct>()},
       {"concat", make<Concat>()},
       {"conv2d", make<Conv2d>()},
       {"dropout", make<Dropout>()},

@@ -98,6 +98,22 @@ void add_channel_bias(float* y, const float* bias, int64_t n, int64_t c, int64_t
 void add_channel_partials(const double* partials, int splits, int64_t c, float* out,
                           cudaStream_t s);
 
+// ---- batchnorm_act.cu: batch norm fused with residual add and ReLU, on [N, C, HW] ----
+// y = act(x * coef[c] + coef[C + c] + r[i]) with coef from bn_finalize_train / bn_eval_coef;
+// r may be null; act = ReLU (max(z, 0)) when `relu`, else the identity.
+void bn_act_apply(const float* x, const float* r, float* y, const float* coef, int64_t n,
+                  int64_t c, int64_t hw, bool relu, cudaStream_t s);
+// The partials of channel_sums mode 1 for dz = y > 0 ? dy : 0 (y null: dz = dy):
+// {sum dz, sum dz * (x - mean[c]) * invstd[c]}, for bn_backward_finalize.
+void bn_act_backward_sums(const float* dy, const float* y, const float* x, const float* mean,
+                          const float* invstd, int64_t n, int64_t c, int64_t hw, int splits,
+                          double* partials, cudaStream_t s);
+// dx = (or +=) coef[c] * dz + coef[C + c] * x + coef[2C + c] and dr = (or +=) dz, dz as above;
+// dx or dr may be null.
+void bn_act_backward_apply(const float* dy, const float* y, const float* x, float* dx,
+                           bool accumulate_dx, float* dr, bool accumulate_dr, const float* coef,
+                           int64_t n, int64_t c, int64_t hw, cudaStream_t s);
+
 // ---- pool.cu: pooling on [planes = N*C, H, W] ----
 struct PoolGeometry {
   int64_t planes = 0, h = 0, w = 0, oh = 0, ow = 0;

@@ -12,6 +12,7 @@
 #include "engine/core/tensor.h"
 #include "kernels/activation.h"
 #include "kernels/batchnorm.h"
+#include "kernels/batchnorm_act.h"
 #include "kernels/concat.h"
 #include "kernels/conv2d.h"
 #include "kernels/dropout.h"
