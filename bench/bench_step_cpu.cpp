@@ -5,12 +5,13 @@
 // better estimate of the idle-machine step time than the wall clock.
 //
 //   bench_step_cpu [--model resnet18] [--batch 8] [--size 224] [--steps 3] [--threads N]
-//                  [--classes 1000] [--channels 3] [--width 1.0] [--profile 1]
+//                  [--classes 1000] [--channels 3] [--width 1.0] [--profile 1] [--fuse 0|1]
 //
 // The quickstart's network: --model simple_cnn --width 0.5 --channels 1 --size 28 --batch 128
 //   --classes 10. bench/compare_torch_cpu.py runs the same step in PyTorch next to this.
 // --profile 1 adds each layer's forward/backward ms per step and sums per layer type
-// (bench/layer_timer.h wraps every layer).
+// (bench/layer_timer.h wraps every layer). --fuse 0 runs the layers as listed, without the
+// batch-norm + ReLU (+ add) fusion (engine/graph/fusion.h), to measure what fusion gains.
 //
 // The reference: PyTorch 1.13, 2 threads, resnet18 at batch 8, 3x224x224: ~13.5 img/s.
 #include <sys/resource.h>
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
   int64_t batch = 8, size = 224, steps = 3, classes = 1000, channels = 3;
   std::string width;  // empty: the preset's default (only the small presets accept one)
   bool profile = false;  // --profile 1: per-layer forward/backward times after the run
+  bool fuse = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const char* v = argv[i + 1];
@@ -59,6 +61,7 @@ int main(int argc, char** argv) {
     else if (k == "--channels") channels = std::atoll(v);
     else if (k == "--width") width = v;
     else if (k == "--profile") profile = std::atoi(v) != 0;
+    else if (k == "--fuse") fuse = std::atoi(v) != 0;
     else if (k == "--threads") te::set_num_threads(std::atoi(v));
     else {
       std::fprintf(stderr, "unknown option %s\n", argv[i]);
@@ -72,6 +75,7 @@ int main(int argc, char** argv) {
                                        (width.empty() ? "" : ", width: " + width) + "}");
     te::bench::LayerTimer timer;
     te::GraphOptions options;
+    options.fuse = fuse;
     if (profile) options.factory = timer.factory();
     auto graph = te::Graph::build(spec, "bench", {channels, size, size}, options);
     // Random inputs in [-2, 2) (roughly normalised pixels) and random labels.
@@ -113,9 +117,9 @@ int main(int argc, char** argv) {
     }
     const double per_step = total / static_cast<double>(steps);
     std::printf(
-        "%s, batch %lld, %lldx%lldx%lld, %d threads: %.1f ms/step (forward %.1f, backward %.1f), "
+        "%s%s, batch %lld, %lldx%lldx%lld, %d threads: %.1f ms/step (forward %.1f, backward %.1f), "
         "%.2f images/s; cpu %.1f ms/step (all threads)\n",
-        model.c_str(), static_cast<long long>(batch), static_cast<long long>(channels),
+        model.c_str(), fuse ? "" : " (unfused)", static_cast<long long>(batch), static_cast<long long>(channels),
         static_cast<long long>(size),
         static_cast<long long>(size), te::num_threads(), per_step * 1e3, fwd / steps * 1e3,
         bwd / steps * 1e3, static_cast<double>(batch) / per_step, cpu / steps * 1e3);

@@ -57,8 +57,8 @@ void Graph::check_input(const Tensor& input) const {
   if (!ok)
     throw ShapeError("graph input: expected [N, " + input_chw_.str().substr(1) + " with N > 0, got " +
                      input.shape().str());
-  if (input.dtype() != dtype_ || input.device() != device_)
-    throw Error(std::string("graph input: expected ") + dtype_name(dtype_) + " on " +
+  if (input.dtype() != compute_dtype_ || input.device() != device_)
+    throw Error(std::string("graph input: expected ") + dtype_name(compute_dtype_) + " on " +
                 device_.str() + ", got " + dtype_name(input.dtype()) + " on " +
                 input.device().str());
 }
@@ -83,12 +83,12 @@ void Graph::backward(const Tensor& grad_output, const RunContext& ctx) {
     throw Error("Graph::backward: this graph was built for inference only (GraphOptions::inference_only)");
   if (!input_.defined()) throw Error("Graph::backward called before forward");
   const Tensor& out = nodes_.back().output;
-  if (grad_output.shape() != out.shape() || grad_output.dtype() != dtype_ ||
+  if (grad_output.shape() != out.shape() || grad_output.dtype() != compute_dtype_ ||
       grad_output.device() != device_)
     throw ShapeError("Graph::backward: grad_output is " + grad_output.shape().str() + " " +
                      dtype_name(grad_output.dtype()) + " on " + grad_output.device().str() +
                      ", but the output of the last forward is " + out.shape().str() + " " +
-                     dtype_name(dtype_) + " on " + device_.str());
+                     dtype_name(compute_dtype_) + " on " + device_.str());
   // One BackwardArgs for all nodes: its vectors keep their capacity across nodes.
   BackwardArgs a;
   a.ctx = ctx;

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,7 +34,13 @@ namespace te {
 using GraphLayerFactory = std::function<std::unique_ptr<Layer>(const std::string& type, LayerArgs&)>;
 
 struct GraphOptions {
-  DType dtype = DType::F32;  // F64 for finite-difference gradient checks on the CPU
+  // The parameters' (master) dtype: F64 for finite-difference gradient checks on the CPU.
+  DType dtype = DType::F32;
+  // Mixed precision: activations, their gradients and the parameters layers compute with in
+  // this dtype (bf16 or f16 on a GPU), while the optimizer updates the master parameters
+  // (`dtype`) and each layer may keep some parameters in another (Layer::param_dtype: batch
+  // norm keeps f32). Empty: `dtype`, no mixed precision.
+  std::optional<DType> compute_dtype;
   Device device = Device::cpu();
   GraphLayerFactory factory;  // empty: create_layer
   // build() initialises the parameters (initialize(init_seed)) so a fresh graph is usable;
@@ -43,6 +50,9 @@ struct GraphOptions {
   // Forward only (eval, predict): activations are freed as soon as their consumers have run,
   // and backward() throws.
   bool inference_only = false;
+  // Fuse batchnorm2d -> relu and batchnorm2d -> add -> relu chains into one layer each
+  // (fusion.h); names, checkpoints and initial values are the same either way.
+  bool fuse = true;
   // false: every activation and gradient gets its own memory (the reference the plan is
   // tested against).
   bool reuse_memory = true;
@@ -56,6 +66,7 @@ struct GraphMemory {
   int64_t batch = 0;
   int64_t arena_bytes = 0;     // activations and their gradients, as planned (one allocation)
   int64_t unplanned_bytes = 0;  // the same tensors, each in its own allocation
+  int64_t lower_bound_bytes = 0;  // the most bytes alive at once: no layout needs less
   int64_t saved_bytes = 0;     // kept by layers for backward (BN statistics, max-pool argmax)
   int64_t buffers = 0;         // tensors in the plan
 };
@@ -73,9 +84,20 @@ class Graph {
   // Must follow the forward of the same batch.
   void backward(const Tensor& grad_output, const RunContext& ctx);
 
-  Tensor& parameters() { return params_; }  // flat; every Param.value is a view into it
-  Tensor& gradients() { return grads_; }    // flat, same layout
-  void zero_grad() { grads_.zero(); }
+  // The flat master parameters and gradients: what the optimizer updates and checkpoints
+  // hold. Without mixed precision every Param.value/grad is a view into them.
+  Tensor& parameters() { return params_; }
+  Tensor& gradients() { return grads_; }    // same layout
+  void zero_grad();
+
+  // Mixed precision (GraphOptions::compute_dtype). After the master parameters change
+  // (optimizer step, loading), refresh the compute copies layers read; after backward, move
+  // the compute-dtype gradients into the master gradients, times `scale` (1 / loss scale),
+  // scaling those already there by the same factor. Both do nothing without mixed precision
+  // (finish_backward still scales when scale != 1).
+  void sync_compute_params();
+  void finish_backward(double scale = 1.0);
+  bool mixed_precision() const { return compute_dtype_ != dtype_; }
 
   // Views with torchvision names ("layer1.0.conv1.weight"), in state-dict order.
   std::vector<NamedTensor> named_parameters() const;
@@ -90,7 +112,8 @@ class Graph {
   void initialize(uint64_t seed);
   void to(Device device);
   Device device() const { return device_; }
-  DType dtype() const { return dtype_; }
+  DType dtype() const { return dtype_; }                  // the master parameters'
+  DType compute_dtype() const { return compute_dtype_; }  // activations' and the input's
 
   int64_t num_parameters() const { return params_.numel(); }
   // Flat (offset, count) ranges that get no weight decay: every parameter of rank <= 1
@@ -119,6 +142,7 @@ class Graph {
     std::vector<GradMode> grad_modes;   // per input, for backward
     bool needs_grad = false;            // some parameter lies at or upstream of this node
     int64_t param_offset = 0, param_count = 0;  // this node's slice of the flat buffers
+    int listing_index = 0;  // position in the layer list as written (layer_entry.h)
     // Views into the arena at the planned offsets (elements). A smaller batch than the
     // planned one (an epoch's last, partial batch) uses the same offsets: every tensor shrinks
     // inside its own range.
@@ -128,8 +152,9 @@ class Graph {
 
   Graph() = default;
   void bind_parameters();
-  // Points every Param.value/grad at its slice of params_/grads_.
-  void bind_views();
+  // Points every Param.value/grad at its slice of params_/grads_, or of the compute copies
+  // for the parameters a layer uses in the compute dtype (unless master_only).
+  void bind_views(bool master_only = false);
   void plan_backward();
   void check_input(const Tensor& input) const;
   std::vector<Shape> input_shapes(const std::vector<Shape>& outputs, const Shape& input,
@@ -149,10 +174,18 @@ class Graph {
   void poison_after(int step);
 
   std::vector<Node> nodes_;
+  // Node indices in listing order (layer_entry.h): the order of the flat parameter layout,
+  // state dicts and initialisation streams, which fusion must not change.
+  std::vector<size_t> listing_order_;
   Shape input_chw_;
   DType dtype_ = DType::F32;
   Device device_ = Device::cpu();
   Tensor params_, grads_;
+  // Mixed precision: compute-dtype copies in the same flat layout, and the ranges of the flat
+  // layout whose parameters layers use in the compute dtype (the rest use the masters).
+  DType compute_dtype_ = DType::F32;
+  Tensor compute_params_, compute_grads_;
+  std::vector<std::pair<int64_t, int64_t>> compute_ranges_, master_ranges_;
   Tensor input_;  // the last forward's input (shares the caller's storage)
   bool inference_only_ = false, reuse_memory_ = true, poison_dead_memory_ = false;
   Tensor arena_;

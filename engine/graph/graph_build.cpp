@@ -7,6 +7,7 @@
 
 #include "engine/core/error.h"
 #include "engine/core/suggest.h"
+#include "engine/graph/fusion.h"
 #include "engine/graph/graph.h"
 #include "engine/graph/model_spec.h"
 #include "engine/layers/registry.h"
@@ -16,12 +17,7 @@ namespace {
 
 constexpr const char* kInput = "input";
 
-// One entry of the `layers:` list before its layer is created.
-struct Entry {
-  std::string name, type;
-  std::vector<std::string> inputs;
-  YAML::Node node;
-};
+using Entry = LayerEntry;
 
 std::string scalar_key(const YAML::Node& node, const char* key, const std::string& where,
                        size_t index) {
@@ -42,6 +38,7 @@ std::vector<Entry> read_entries(const ModelSpec& spec) {
                         " must be a mapping like {name: conv1, type: conv2d, ...}");
     Entry e;
     e.node = node;
+    e.listing_index = static_cast<int>(i);
     e.name = scalar_key(node, "name", spec.where, i);
     e.type = scalar_key(node, "type", spec.where, i);
     const std::string at = yaml_location(spec.where, node["name"]);
@@ -153,8 +150,9 @@ std::unique_ptr<Graph> Graph::build(const YAML::Node& model, const std::string& 
                       std::to_string(spec.in_channels) + " but the input samples are " +
                       input_chw.str());
 
-  const std::vector<Entry> entries = read_entries(spec);
+  std::vector<Entry> entries = read_entries(spec);
   const std::vector<std::vector<int>> inputs = resolve_inputs(entries, spec.where);
+  for (size_t i = 0; i < entries.size(); ++i) entries[i].input_index = inputs[i];
   if (const std::string cycle = find_cycle(entries, inputs); !cycle.empty())
     throw ConfigError(spec.where + ": the layers form a cycle: " + cycle);
   for (size_t i = 0; i < entries.size(); ++i)
@@ -163,41 +161,6 @@ std::unique_ptr<Graph> Graph::build(const YAML::Node& model, const std::string& 
         throw ConfigError(yaml_location(spec.where, entries[i].node) + ": layer '" +
                           entries[i].name + "' takes input '" + entries[i].inputs[j] +
                           "', which is listed after it; list every layer after its inputs");
-
-  std::unique_ptr<Graph> g(new Graph());
-  g->input_chw_ = input_chw;
-  g->dtype_ = options.dtype;
-  g->device_ = options.device;
-  g->inference_only_ = options.inference_only;
-  g->reuse_memory_ = options.reuse_memory;
-  g->poison_dead_memory_ = options.poison_dead_memory;
-  for (size_t i = 0; i < entries.size(); ++i) {
-    LayerArgs args(entries[i].node, spec.where, entries[i].name);
-    args.mark_used("name");
-    args.mark_used("inputs");
-    Node node;
-    node.name = entries[i].name;
-    node.inputs = inputs[i];
-    node.layer = options.factory ? options.factory(entries[i].type, args)
-                                 : create_layer(entries[i].type, args);
-    node.layer->set_name(node.name);
-    g->nodes_.push_back(std::move(node));
-  }
-
-  // Shape inference at batch 1 (layers' shapes do not depend on the batch size).
-  const Shape batch1 = g->batched_input(1);
-  std::vector<Shape> outputs;
-  for (size_t i = 0; i < g->nodes_.size(); ++i) {
-    Node& n = g->nodes_[i];
-    const std::vector<Shape> in = g->input_shapes(outputs, batch1, n);
-    try {
-      outputs.push_back(n.layer->output_shape(in));
-      n.layer->build(in);
-    } catch (const ShapeError& e) {
-      throw ShapeError(yaml_location(spec.where, entries[i].node) + ": " + e.what() +
-                       " (inputs at batch 1: " + shapes_text(entries[i].inputs, in) + ")");
-    }
-  }
 
   std::vector<bool> used(entries.size(), false);
   for (const auto& in : inputs)
@@ -208,6 +171,54 @@ std::unique_ptr<Graph> Graph::build(const YAML::Node& model, const std::string& 
       throw ConfigError(yaml_location(spec.where, entries[i].node) + ": the output of layer '" +
                         entries[i].name + "' is never used (the last layer, '" +
                         entries.back().name + "', is the model's output)");
+  std::unique_ptr<Graph> g(new Graph());
+  g->input_chw_ = input_chw;
+  g->dtype_ = options.dtype;
+  g->compute_dtype_ = options.compute_dtype.value_or(options.dtype);
+  g->device_ = options.device;
+  g->inference_only_ = options.inference_only;
+  g->reuse_memory_ = options.reuse_memory;
+  g->poison_dead_memory_ = options.poison_dead_memory;
+  // Creates the layers of `list` and infers their shapes at batch 1 (layers' shapes do not
+  // depend on the batch size).
+  std::vector<Shape> outputs;
+  auto create_nodes = [&](const std::vector<Entry>& list) {
+    g->nodes_.clear();
+    outputs.clear();
+    const Shape batch1 = g->batched_input(1);
+    for (const Entry& e : list) {
+      LayerArgs args(e.node, spec.where, e.name);
+      args.mark_used("name");
+      args.mark_used("inputs");
+      Node node;
+      node.name = e.name;
+      node.inputs = e.input_index;
+      node.listing_index = e.listing_index;
+      node.layer = options.factory ? options.factory(e.type, args) : create_layer(e.type, args);
+      node.layer->set_name(node.name);
+      g->nodes_.push_back(std::move(node));
+      Node& n = g->nodes_.back();
+      const std::vector<Shape> in = g->input_shapes(outputs, batch1, n);
+      try {
+        outputs.push_back(n.layer->output_shape(in));
+        n.layer->build(in);
+      } catch (const ShapeError& err) {
+        throw ShapeError(yaml_location(spec.where, e.node) + ": " + err.what() +
+                         " (inputs at batch 1: " + shapes_text(e.inputs, in) + ")");
+      }
+    }
+  };
+  // Arguments and shapes are checked on the list as written, so every message speaks of the
+  // user's layers; the fused list (fusion.h) is created afterwards from checked arguments.
+  create_nodes(entries);
+  if (options.fuse) {
+    std::vector<Entry> fused = fuse_batchnorm_activation(entries);
+    if (fused.size() != entries.size()) {
+      entries = std::move(fused);
+      create_nodes(entries);
+    }
+  }
+
   if (spec.num_classes > 0) {
     const Shape& out = outputs.back();
     if (out.rank() != 2 || out[1] != spec.num_classes)
@@ -217,6 +228,11 @@ std::unique_ptr<Graph> Graph::build(const YAML::Node& model, const std::string& 
                        std::to_string(spec.num_classes) + "]");
   }
 
+  g->listing_order_.resize(g->nodes_.size());
+  for (size_t i = 0; i < g->nodes_.size(); ++i) g->listing_order_[i] = i;
+  std::stable_sort(g->listing_order_.begin(), g->listing_order_.end(), [&](size_t a, size_t b) {
+    return g->nodes_[a].listing_index < g->nodes_[b].listing_index;
+  });
   g->bind_parameters();
   g->plan_backward();
   if (options.initialize) g->initialize(options.init_seed);

@@ -14,7 +14,7 @@ constexpr int64_t kArenaAlignment = 256;
 std::vector<BufferLifetime> Graph::lifetimes(int64_t batch) const {
   const std::vector<Shape> shapes = shapes_at(batch);
   const int n = static_cast<int>(nodes_.size());
-  const int64_t elem = static_cast<int64_t>(dtype_size(dtype_));
+  const int64_t elem = static_cast<int64_t>(dtype_size(compute_dtype_));
   const int end = inference_only_ ? n - 1 : 2 * n - 1;  // the step's last step
   auto backward_step = [n](int k) { return 2 * n - 1 - k; };
 
@@ -28,11 +28,12 @@ std::vector<BufferLifetime> Graph::lifetimes(int64_t batch) const {
     const Node& node = nodes_[c];
     const BackwardReads reads = node.layer->backward_reads();
     const bool runs_backward = !inference_only_ && node.needs_grad;
-    for (int s : node.inputs) {
+    for (size_t j = 0; j < node.inputs.size(); ++j) {
+      const int s = node.inputs[j];
       if (s < 0) continue;  // the caller's input is not ours to plan
       BufferLifetime& in = b[2 * s];
       in.last = std::max(in.last, c);  // read by this forward
-      if (runs_backward && reads.inputs) in.last = std::max(in.last, backward_step(c));
+      if (runs_backward && reads.reads_input(j)) in.last = std::max(in.last, backward_step(c));
       // The gradient of an input is first written by the latest consumer's backward
       // (backward runs in reverse) and last read by the input's own backward.
       if (runs_backward && nodes_[s].needs_grad) {
@@ -59,6 +60,7 @@ GraphMemory Graph::memory_at(int64_t batch) const {
   GraphMemory m;
   m.batch = batch;
   m.arena_bytes = plan.arena_bytes;
+  m.lower_bound_bytes = plan.lower_bound_bytes;
   m.unplanned_bytes = plan_memory(b, kArenaAlignment, /*reuse=*/false).arena_bytes;
   for (const BufferLifetime& x : b) m.buffers += x.bytes > 0;
   const Shape input = batched_input(batch);
@@ -69,14 +71,14 @@ GraphMemory Graph::memory_at(int64_t batch) const {
 }
 
 void Graph::prepare(int64_t batch) {
-  const int64_t elem = static_cast<int64_t>(dtype_size(dtype_));
+  const int64_t elem = static_cast<int64_t>(dtype_size(compute_dtype_));
   if (batch > planned_batch_) {
     const std::vector<BufferLifetime> b = lifetimes(batch);
     const MemoryPlan plan = plan_memory(b, kArenaAlignment, reuse_memory_);
     // Drop the old arena (and every view of it) before allocating the new one.
     for (Node& n : nodes_) n.output = n.grad = Tensor();
     arena_ = Tensor();
-    arena_ = Tensor::empty({std::max<int64_t>(plan.arena_bytes / elem, 1)}, dtype_, device_);
+    arena_ = Tensor::empty({std::max<int64_t>(plan.arena_bytes / elem, 1)}, compute_dtype_, device_);
     last_used_at_.assign(2 * nodes_.size(), {});
     for (size_t i = 0; i < nodes_.size(); ++i) {
       nodes_[i].output_offset = plan.offsets[2 * i] / elem;

@@ -4,59 +4,129 @@
 
 #include "engine/core/error.h"
 #include "engine/graph/graph.h"
+#include "kernels/cast.h"
 
 namespace te {
 
 void Graph::bind_parameters() {
   int64_t total = 0;
-  for (Node& n : nodes_) {
+  for (size_t i : listing_order_) {
+    Node& n = nodes_[i];
     n.param_offset = total;
     for (const Param& p : n.layer->params()) total += p.shape.numel();
     n.param_count = total - n.param_offset;
   }
   params_ = Tensor::zeros({total}, dtype_, device_);
   grads_ = Tensor::zeros({total}, dtype_, device_);
+  // Which ranges of the flat layout layers use in the compute dtype, merged where adjacent.
+  compute_ranges_.clear();
+  master_ranges_.clear();
+  for (size_t i : listing_order_) {
+    const Node& n = nodes_[i];
+    int64_t offset = n.param_offset;
+    for (const Param& p : n.layer->params()) {
+      const DType want = mixed_precision() ? n.layer->param_dtype(compute_dtype_) : dtype_;
+      if (want != dtype_ && want != compute_dtype_)
+        throw Error("layer '" + n.name + "' wants its parameters in " + dtype_name(want) +
+                    ", but the graph keeps them in " + dtype_name(dtype_) + " and computes in " +
+                    dtype_name(compute_dtype_));
+      auto& ranges = want == dtype_ ? master_ranges_ : compute_ranges_;
+      const int64_t count = p.shape.numel();
+      if (!ranges.empty() && ranges.back().first + ranges.back().second == offset)
+        ranges.back().second += count;
+      else if (count > 0)
+        ranges.emplace_back(offset, count);
+      offset += count;
+    }
+  }
+  if (mixed_precision()) {
+    compute_params_ = Tensor::zeros({total}, compute_dtype_, device_);
+    compute_grads_ = Tensor::zeros({total}, compute_dtype_, device_);
+  }
   bind_views();
   // Buffers are few and small, and num_batches_tracked is i64: separate tensors. Float
-  // buffers take the graph's dtype.
+  // buffers (running statistics) take the dtype of their layer's parameters.
   for (Node& n : nodes_)
     for (Param& b : n.layer->buffers()) {
-      const DType t = b.dtype == DType::F32 ? dtype_ : b.dtype;
+      const DType t = b.dtype != DType::F32 ? b.dtype
+                      : mixed_precision()   ? n.layer->param_dtype(compute_dtype_)
+                                            : dtype_;
       b.value = Tensor::zeros(b.shape, t, device_);
     }
 }
 
-void Graph::bind_views() {
+void Graph::bind_views(bool master_only) {
   for (Node& n : nodes_) {
     int64_t offset = n.param_offset;
     for (Param& p : n.layer->params()) {
-      p.dtype = dtype_;
-      p.value = params_.slice_flat(offset, p.shape);
-      p.grad = grads_.slice_flat(offset, p.shape);
+      const bool compute = !master_only && mixed_precision() &&
+                           n.layer->param_dtype(compute_dtype_) == compute_dtype_;
+      p.dtype = compute ? compute_dtype_ : dtype_;
+      p.value = (compute ? compute_params_ : params_).slice_flat(offset, p.shape);
+      p.grad = (compute ? compute_grads_ : grads_).slice_flat(offset, p.shape);
       offset += p.shape.numel();
     }
   }
 }
 
+void Graph::zero_grad() {
+  grads_.zero();
+  if (mixed_precision()) compute_grads_.zero();
+}
+
+void Graph::sync_compute_params() {
+  if (!mixed_precision()) return;
+  for (const auto& [offset, count] : compute_ranges_) {
+    Tensor dst = compute_params_.slice_flat(offset, Shape{count});
+    ops::cast_scale(params_.slice_flat(offset, Shape{count}), dst, 1.0);
+  }
+}
+
+void Graph::finish_backward(double scale) {
+  if (!mixed_precision()) {
+    if (scale != 1.0) ops::cast_scale(grads_, grads_, scale);
+    return;
+  }
+  for (const auto& [offset, count] : compute_ranges_) {
+    Tensor dst = grads_.slice_flat(offset, Shape{count});
+    ops::cast_scale(compute_grads_.slice_flat(offset, Shape{count}), dst, scale);
+  }
+  if (scale != 1.0)
+    for (const auto& [offset, count] : master_ranges_) {
+      Tensor g = grads_.slice_flat(offset, Shape{count});
+      ops::cast_scale(g, g, scale);
+    }
+}
+
 std::vector<NamedTensor> Graph::named_parameters() const {
   std::vector<NamedTensor> out;
-  for (const Node& n : nodes_)
-    for (const Param& p : n.layer->params()) out.push_back({n.name + "." + p.name, p.value});
+  for (size_t i : listing_order_) {
+    int64_t offset = nodes_[i].param_offset;
+    for (const Param& p : nodes_[i].layer->params()) {
+      out.push_back({nodes_[i].name + "." + p.name, params_.slice_flat(offset, p.shape)});
+      offset += p.shape.numel();
+    }
+  }
   return out;
 }
 
 std::vector<NamedTensor> Graph::named_buffers() const {
   std::vector<NamedTensor> out;
-  for (const Node& n : nodes_)
-    for (const Param& b : n.layer->buffers()) out.push_back({n.name + "." + b.name, b.value});
+  for (size_t i : listing_order_)
+    for (const Param& b : nodes_[i].layer->buffers()) out.push_back({nodes_[i].name + "." + b.name, b.value});
   return out;
 }
 
 std::vector<NamedTensor> Graph::state_dict() const {
   // torchvision's order: module by module, each module's parameters then its buffers.
   std::vector<NamedTensor> out;
-  for (const Node& n : nodes_) {
-    for (const Param& p : n.layer->params()) out.push_back({n.name + "." + p.name, p.value});
+  for (size_t i : listing_order_) {
+    const Node& n = nodes_[i];
+    int64_t offset = n.param_offset;
+    for (const Param& p : n.layer->params()) {
+      out.push_back({n.name + "." + p.name, params_.slice_flat(offset, p.shape)});  // the master
+      offset += p.shape.numel();
+    }
     for (const Param& b : n.layer->buffers()) out.push_back({n.name + "." + b.name, b.value});
   }
   return out;
@@ -119,18 +189,27 @@ void Graph::load_state_dict(const std::vector<NamedTensor>& tensors) {
     else
       dst.copy_from(src.to(Device::cpu()).to_dtype(dst.dtype()));
   }
+  sync_compute_params();
 }
 
 void Graph::initialize(uint64_t seed) {
-  for (size_t i = 0; i < nodes_.size(); ++i) nodes_[i].layer->init_params(seed, i);
+  bind_views(/*master_only=*/true);  // layers initialise the masters
+  for (const Node& n : nodes_) n.layer->init_params(seed, static_cast<uint64_t>(n.listing_index));
+  bind_views();
+  sync_compute_params();
 }
 
 void Graph::to(Device device) {
   if (device == device_) return;
   params_ = params_.to(device);
   grads_ = grads_.to(device);
+  if (mixed_precision()) {
+    compute_params_ = Tensor::zeros({params_.numel()}, compute_dtype_, device);
+    compute_grads_ = Tensor::zeros({params_.numel()}, compute_dtype_, device);
+  }
   device_ = device;
   bind_views();
+  sync_compute_params();
   for (Node& n : nodes_) {
     for (Param& b : n.layer->buffers()) b.value = b.value.to(device);
     n.output = n.grad = Tensor();
@@ -141,7 +220,8 @@ void Graph::to(Device device) {
 
 std::vector<std::pair<int64_t, int64_t>> Graph::no_decay_ranges() const {
   std::vector<std::pair<int64_t, int64_t>> out;
-  for (const Node& n : nodes_) {
+  for (size_t i : listing_order_) {
+    const Node& n = nodes_[i];
     int64_t offset = n.param_offset;
     for (const Param& p : n.layer->params()) {
       const int64_t count = p.shape.numel();

@@ -26,6 +26,14 @@ MemoryPlan plan_memory(const std::vector<BufferLifetime>& buffers, int64_t align
   MemoryPlan plan;
   plan.offsets.assign(n, 0);
   plan.total_bytes = std::accumulate(size.begin(), size.end(), int64_t{0});
+  int last_step = 0;
+  for (const BufferLifetime& b : buffers) last_step = std::max(last_step, b.last);
+  std::vector<int64_t> alive(static_cast<size_t>(last_step) + 2, 0);  // a difference array
+  for (size_t i = 0; i < n; ++i) {
+    alive[buffers[i].first] += size[i];
+    alive[buffers[i].last + 1] -= size[i];
+  }
+  for (int64_t s = 0, at = 0; s <= last_step; ++s) plan.lower_bound_bytes = std::max(plan.lower_bound_bytes, at += alive[s]);
   if (!reuse) {
     int64_t offset = 0;
     for (size_t i = 0; i < n; ++i) {

@@ -24,6 +24,9 @@ struct MemoryPlan {
   std::vector<int64_t> offsets;  // bytes, one per buffer, multiples of the alignment
   int64_t arena_bytes = 0;       // the peak: the arena's size
   int64_t total_bytes = 0;       // sum of the aligned sizes: the arena without reuse
+  // The most bytes alive at one step: no placement can need less, so arena_bytes /
+  // lower_bound_bytes measures the greedy placement's fragmentation.
+  int64_t lower_bound_bytes = 0;
 };
 
 // `alignment` must be a power of two. With reuse=false every buffer gets its own range (the

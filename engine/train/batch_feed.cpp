@@ -10,8 +10,9 @@
 namespace te {
 
 BatchFeed::BatchFeed(DataLoader& loader, Device device, std::vector<float> mean,
-                     std::vector<float> std)
-    : loader_(loader), device_(device), mean_(std::move(mean)), std_(std::move(std)) {}
+                     std::vector<float> std, DType input_dtype)
+    : loader_(loader), device_(device), mean_(std::move(mean)), std_(std::move(std)),
+      input_dtype_(input_dtype) {}
 
 void BatchFeed::start_epoch(int64_t batches) {
   // Uploads of the previous epoch may still read host buffers that are about to be replaced.
@@ -48,7 +49,7 @@ const DeviceBatch& BatchFeed::next() {
                 " batches, " + std::to_string(delivered_ + left_) + " expected)");
   DeviceBatch& d = device_batch_[slot];
   const Shape& s = host_[slot].images.shape();
-  ensure_shape(d.input, Shape{s[0], s[3], s[1], s[2]}, DType::F32, device_);
+  ensure_shape(d.input, Shape{s[0], s[3], s[1], s[2]}, input_dtype_, device_);
   if (device_.is_cpu()) {
     ops::normalize_images(host_[slot].images, d.input, mean_, std_);
     d.labels = host_[slot].labels;

@@ -16,7 +16,9 @@ namespace te {
 
 class BatchFeed {
  public:
-  BatchFeed(DataLoader& loader, Device device, std::vector<float> mean, std::vector<float> std);
+  // input_dtype: what the graph reads (its compute dtype).
+  BatchFeed(DataLoader& loader, Device device, std::vector<float> mean, std::vector<float> std,
+            DType input_dtype = DType::F32);
 
   void start_epoch(int64_t batches);
   // Throws te::Error when the loader ends before `batches` batches.
@@ -31,6 +33,7 @@ class BatchFeed {
   DataLoader& loader_;
   Device device_;
   std::vector<float> mean_, std_;
+  DType input_dtype_;
   Batch host_[2];
   DeviceBatch device_batch_[2];
   bool filled_[2] = {false, false};

@@ -3,14 +3,15 @@
 #include <chrono>
 
 #include "engine/layers/softmax_cross_entropy.h"
+#include "kernels/cast.h"
 #include "kernels/normalize.h"
 
 namespace te {
 
 void prepare_batch(const Batch& batch, Device device, const std::vector<float>& mean,
-                   const std::vector<float>& std, DeviceBatch& out) {
+                   const std::vector<float>& std, DeviceBatch& out, DType input_dtype) {
   const Shape& s = batch.images.shape();  // [N, H, W, C]
-  ensure_shape(out.input, Shape{s[0], s[3], s[1], s[2]}, DType::F32, device);
+  ensure_shape(out.input, Shape{s[0], s[3], s[1], s[2]}, input_dtype, device);
   if (device.is_cpu()) {
     ops::normalize_images(batch.images, out.input, mean, std);
     out.labels = batch.labels;
@@ -51,10 +52,17 @@ EvalResult evaluate(Graph& graph, DataLoader& loader, const std::vector<float>& 
   double loss_sum = 0;
   DeviceBatch db;
   Batch batch;
+  Tensor logits32;
   loader.start_epoch(0, 0);
   while (loader.next(batch)) {
-    prepare_batch(batch, graph.device(), mean, std, db);
-    const Tensor& logits = graph.forward(db.input, ctx);
+    prepare_batch(batch, graph.device(), mean, std, db, graph.compute_dtype());
+    const Tensor* out = &graph.forward(db.input, ctx);
+    if (out->dtype() != DType::F32) {  // mixed precision: the loss and arg-max read f32
+      ensure_shape(logits32, out->shape(), DType::F32, out->device());
+      ops::cast_scale(*out, logits32, 1.0);
+      out = &logits32;
+    }
+    const Tensor& logits = *out;
     const int64_t n = batch.labels.dim(0);
     loss_sum += loss_fn.forward(logits, db.labels) * static_cast<double>(n);
     const std::vector<int64_t> predicted = argmax_rows(logits);

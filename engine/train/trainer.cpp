@@ -10,6 +10,7 @@
 #include "engine/train/evaluate.h"
 #include "engine/train/interrupt.h"
 #include "engine/train/trainer_impl.h"
+#include "kernels/cast.h"
 
 namespace te {
 namespace {
@@ -51,8 +52,19 @@ Trainer::Impl::StepResult Trainer::Impl::train_step() {
     const Tensor& logits = graph->forward(b.input, ctx);
     ensure_shape(grad_logits, logits.shape(), logits.dtype(), logits.device());
     Tensor loss_sum = step_loss.slice_flat(micro, Shape{1});
-    loss->forward_backward(logits, b.labels, 1.0 / static_cast<double>(accum), grad_logits,
-                           loss_sum, step_correct, bad_label_row);
+    // The loss scale (fp16) multiplies every gradient; finish_backward divides it out again.
+    const double grad_scale = scaler->scale() / static_cast<double>(accum);
+    if (logits.dtype() == DType::F32) {
+      loss->forward_backward(logits, b.labels, grad_scale, grad_logits, loss_sum, step_correct,
+                             bad_label_row);
+    } else {  // mixed precision: the [N, classes] loss in f32, its gradient back to 16 bits
+      ensure_shape(logits32, logits.shape(), DType::F32, logits.device());
+      ensure_shape(grad_logits32, logits.shape(), DType::F32, logits.device());
+      ops::cast_scale(logits, logits32, 1.0);
+      loss->forward_backward(logits32, b.labels, grad_scale, grad_logits32, loss_sum,
+                             step_correct, bad_label_row);
+      ops::cast_scale(grad_logits32, grad_logits, 1.0);
+    }
     graph->backward(grad_logits, ctx);
     feed->release();
     rows[static_cast<size_t>(micro)] = b.labels.dim(0);
@@ -70,6 +82,8 @@ Trainer::Impl::StepResult Trainer::Impl::train_step() {
     r.loss += loss_sums[static_cast<size_t>(micro)] /
               static_cast<double>(rows[static_cast<size_t>(micro)] * accum);
   bool finite = std::isfinite(r.loss);
+  // Mixed precision: the gradients into the f32 masters, unscaled.
+  graph->finish_backward(1.0 / scaler->scale());
   r.lr = schedule->lr_at(state.step);
   // One reduction over the gradients per step (each is a pass and, on a GPU, a sync). The norm
   // is summed in double, so it is finite exactly when every gradient is: it doubles as the
@@ -86,17 +100,26 @@ Trainer::Impl::StepResult Trainer::Impl::train_step() {
       finite = all_finite(grads);
     }
   }
+  if (scaler->enabled()) {
+    // An overflow at a scale above 1 is the scale's fault, not the model's: back off and
+    // retry with the next batch. Below 1 it counts as divergence like any other bad step.
+    r.overflow = !finite && scaler->scale() > 1.0;
+    scaler->update(finite);
+  }
   if (!finite) {  // r.ok stays false: the step is skipped
     r.grad_norm = -1;  // not logged
     for (size_t i = 0; i < buffers.size(); ++i) buffers[i].tensor.copy_from(buffer_backup[i]);
     return r;
   }
   optimizer->step(graph->parameters(), graph->gradients(), r.lr);
+  graph->sync_compute_params();  // mixed precision: the layers' bf16/f16 copies
   r.ok = true;
   return r;
 }
 
 void Trainer::Impl::save(const char* why) {
+  state.loss_scale = scaler->scale();
+  state.loss_scale_clean_steps = scaler->clean_steps();
   const CheckpointFiles files = checkpoint_files(run, state.epoch, state.step);
   save_checkpoint(files, *graph, *optimizer, info, state);
   prune_checkpoints(run, config.checkpoint.keep);
@@ -148,7 +171,11 @@ TrainSummary Trainer::run() {
       s.epoch_images += r.images;
       run_train_seconds += dt;
       run_images += r.images;
-      if (!r.ok) {
+      if (r.overflow) {
+        s.skipped_steps++;
+        spdlog::info("epoch {} step {}: fp16 gradients overflowed; step skipped, loss scale now {}",
+                     s.epoch + 1, s.step, m.scaler->scale());
+      } else if (!r.ok) {
         s.bad_steps++;
         s.skipped_steps++;
         spdlog::warn("epoch {} step {}: non-finite loss or gradient; skipping this step ({} in a row)",

@@ -13,6 +13,7 @@
 #include "engine/optim/lr_schedule.h"
 #include "engine/train/batch_feed.h"
 #include "engine/train/evaluate.h"
+#include "engine/train/loss_scaler.h"
 #include "engine/optim/optimizer.h"
 #include "engine/train/model_info.h"
 #include "engine/train/progress.h"
@@ -40,9 +41,11 @@ struct Trainer::Impl {
   int64_t steps_per_epoch = 0;
 
   std::unique_ptr<BatchFeed> feed;  // the training batches, uploaded ahead of the compute
+  std::unique_ptr<LossScaler> scaler;  // fp16 only; scale 1 otherwise
 
   // Reused across steps (nothing is allocated per step once shapes are known).
   Tensor grad_logits;
+  Tensor logits32, grad_logits32;  // mixed precision: the loss works on f32 copies
   // Per step, on the device: each micro-batch's summed loss, correct predictions, and the first
   // row found with a label outside the classes (-1: none; see ops::softmax_xent_train).
   Tensor step_loss, step_correct, bad_label_row;
@@ -62,6 +65,7 @@ struct Trainer::Impl {
     double loss = 0;       // mean over the micro-batches
     int64_t images = 0, correct = 0;
     double lr = 0, grad_norm = -1;
+    bool overflow = false;  // fp16: the gradients overflowed at this loss scale
   };
   StepResult train_step();
   void save(const char* why);

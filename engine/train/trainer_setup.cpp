@@ -96,6 +96,8 @@ void Trainer::Impl::build_model() {
 
   GraphOptions go;
   go.init_seed = config.train.seed;
+  if (config.train.precision == "bf16") go.compute_dtype = DType::BF16;
+  if (config.train.precision == "fp16") go.compute_dtype = DType::F16;
   graph = Graph::build(model, where, info.input_chw, go);
   graph->to(options.device);
   buffers = graph->named_buffers();
@@ -115,12 +117,21 @@ void Trainer::Impl::build_model() {
   loss = std::make_unique<SoftmaxCrossEntropy>(config.train.label_smoothing);
   spdlog::info("model: {} parameters, input {}, {} classes, device {}", graph->num_parameters(),
                info.input_chw.str(), classes, options.device.str());
+  if (graph->mixed_precision())
+    spdlog::info("precision: {} (activations and conv/linear weights in {}; master weights, "
+                 "batch-norm parameters and statistics, and optimizer state in f32{})",
+                 config.train.precision, dtype_name(graph->compute_dtype()),
+                 config.train.precision == "fp16" ? "; dynamic loss scaling" : "");
+  else
+    spdlog::info("precision: fp32");
+  scaler = std::make_unique<LossScaler>(config.train.precision == "fp16");
 }
 
 void Trainer::Impl::setup() {
-  if (config.train.precision != "fp32")
-    throw ConfigError(config.source + ": key 'train.precision': only fp32 is implemented so far "
-                      "(got '" + config.train.precision + "')");
+  if (config.train.precision != "fp32" && options.device.is_cpu())
+    throw ConfigError(config.source + ": key 'train.precision': " + config.train.precision +
+                      " needs a CUDA device; the CPU backend computes in fp32 (set "
+                      "train.precision: fp32, or run with --device cuda)");
   if (config.train.threads > 0) set_num_threads(static_cast<int>(config.train.threads));
   run = create_run_dir(options.run_dir);
   std::optional<CheckpointFiles> resume_from;
@@ -179,10 +190,12 @@ void Trainer::Impl::setup() {
       throw ConfigError(run.config() + ": key 'train.seed' is " + std::to_string(config.train.seed) +
                         " but the checkpoint was trained with seed " + std::to_string(state.seed) +
                         "; an exact resume needs the same seed");
+    scaler->restore(state.loss_scale, state.loss_scale_clean_steps);
     spdlog::info("resumed from {} (epoch {}, batch {}, step {})", resume_from->weights,
                  state.epoch + 1, state.batch, state.step);
   }
-  feed = std::make_unique<BatchFeed>(*train_loader, graph->device(), info.mean, info.std);
+  feed = std::make_unique<BatchFeed>(*train_loader, graph->device(), info.mean, info.std,
+                                     graph->compute_dtype());
   metrics = std::make_unique<MetricsWriter>(run.metrics(), /*append=*/options.resume);
   if (config.logging.tensorboard) tensorboard = std::make_unique<TensorBoardWriter>(run.tensorboard());
   progress = std::make_unique<Progress>(progress_mode_from(config.logging.progress),

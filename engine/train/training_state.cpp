@@ -21,6 +21,8 @@ std::string TrainingState::to_json() const {
   j["epoch_images"] = epoch_images;
   j["epoch_correct"] = epoch_correct;
   j["epoch_seconds"] = epoch_seconds;
+  j["loss_scale"] = loss_scale;
+  j["loss_scale_clean_steps"] = loss_scale_clean_steps;
   return j.dump();
 }
 
@@ -41,6 +43,9 @@ TrainingState TrainingState::from_json(const std::string& text, const std::strin
     s.epoch_images = j.at("epoch_images").get<int64_t>();
     s.epoch_correct = j.at("epoch_correct").get<int64_t>();
     s.epoch_seconds = j.at("epoch_seconds").get<double>();
+    // Absent in checkpoints written before fp16 existed: no scaling.
+    s.loss_scale = j.value("loss_scale", 1.0);
+    s.loss_scale_clean_steps = j.value("loss_scale_clean_steps", int64_t{0});
   } catch (const std::exception& e) {
     throw IoError(source + ": malformed training state (" + e.what() + ")");
   }

@@ -23,6 +23,9 @@ struct TrainingState {
   int64_t epoch_images = 0;
   int64_t epoch_correct = 0;
   double epoch_seconds = 0;
+  // fp16 dynamic loss scaling (loss_scaler.h); 1 and 0 for other precisions.
+  double loss_scale = 1.0;
+  int64_t loss_scale_clean_steps = 0;
 
   std::string to_json() const;
   // IoError naming `source` for malformed text.

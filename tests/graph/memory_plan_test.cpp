@@ -36,6 +36,7 @@ TEST(MemoryPlan, ChainReusesMemoryOfDeadBuffers) {
   expect_no_conflicts(b, plan, 64);
   EXPECT_EQ(plan.total_bytes, 6 * 1024);
   EXPECT_EQ(plan.arena_bytes, 2 * 1024);  // two alive at a time
+  EXPECT_EQ(plan.lower_bound_bytes, 2 * 1024);
 }
 
 TEST(MemoryPlan, WithoutReuseEveryBufferHasItsOwnRange) {
@@ -68,6 +69,15 @@ TEST(MemoryPlan, RandomLifetimesNeverConflict) {
     const MemoryPlan plan = plan_memory(b, 128);
     expect_no_conflicts(b, plan, 128);
     EXPECT_LE(plan.arena_bytes, plan.total_bytes);
+    EXPECT_LE(plan.lower_bound_bytes, plan.arena_bytes);
+    // The lower bound by brute force: the most bytes alive at any step.
+    int64_t most = 0;
+    for (int step = 0; step < 40; ++step) {
+      int64_t at = 0;
+      for (const BufferLifetime& x : b) at += x.first <= step && step <= x.last ? (x.bytes + 127) / 128 * 128 : 0;
+      most = std::max(most, at);
+    }
+    EXPECT_EQ(plan.lower_bound_bytes, most);
   }
 }
 
@@ -77,7 +87,7 @@ TEST(MemoryPlan, RejectsBadInput) {
   EXPECT_THROW(plan_memory({{10, 0, 0}}, 48), Error);
 }
 
-// A miniature ResNet with every real layer type whose backward reads differ: conv (input),
+// A miniature ResNet (fusable: bn1 -> relu, b.bn2 -> b.add -> b.relu) with every real layer type whose backward reads differ: conv (input),
 // batch norm (input), ReLU (output), GELU and SiLU (input), add/concat/pools/flatten/dropout
 // (nothing).
 const char* kPlannedNet = R"(
@@ -90,7 +100,8 @@ layers:
   - {name: b.bn1, type: batchnorm2d}
   - {name: b.act, type: gelu}
   - {name: b.conv2, type: conv2d, out_channels: 4, kernel: 3, padding: 1}
-  - {name: b.add, type: add, inputs: [b.conv2, relu]}
+  - {name: b.bn2, type: batchnorm2d}
+  - {name: b.add, type: add, inputs: [b.bn2, relu]}
   - {name: b.relu, type: relu}
   - {name: side, type: silu, inputs: relu}
   - {name: cat, type: concat, inputs: [b.relu, side]}
@@ -131,11 +142,14 @@ StepResult run_steps(const char* model, const Shape& chw, GraphOptions o, int64_
 }
 
 TEST(GraphMemoryPlan, PlannedArenaGivesBitIdenticalResultsWithDeadMemoryPoisoned) {
-  GraphOptions reference;
-  reference.reuse_memory = false;
-  GraphOptions planned;
-  planned.poison_dead_memory = true;
+  for (bool fuse : {false, true})
   for (int64_t batch : {1, 3}) {
+    GraphOptions reference;
+    reference.reuse_memory = false;
+    reference.fuse = fuse;
+    GraphOptions planned;
+    planned.poison_dead_memory = true;
+    planned.fuse = fuse;
     const StepResult a = run_steps(kPlannedNet, {3, 8, 8}, reference, batch);
     const StepResult b = run_steps(kPlannedNet, {3, 8, 8}, planned, batch);
     ASSERT_EQ(a.output.size(), b.output.size());
@@ -147,15 +161,16 @@ TEST(GraphMemoryPlan, PlannedArenaGivesBitIdenticalResultsWithDeadMemoryPoisoned
 }
 
 TEST(GraphMemoryPlan, ArenaIsSmallerThanSeparateBuffers) {
-  auto g = Graph::build(yaml(kPlannedNet), "m.yaml", {3, 16, 16});
-  const GraphMemory m = g->memory_at(32);
-  EXPECT_EQ(m.buffers, 18 + 17);  // every output, every gradient but the last node's
-  EXPECT_LT(m.arena_bytes, m.unplanned_bytes * 3 / 4);
   GraphOptions o;
+  o.fuse = false;  // the layers as listed
+  auto g = Graph::build(yaml(kPlannedNet), "m.yaml", {3, 16, 16}, o);
+  const GraphMemory m = g->memory_at(32);
+  EXPECT_EQ(m.buffers, 19 + 18);  // every output, every gradient but the last node's
+  EXPECT_LT(m.arena_bytes, m.unplanned_bytes * 3 / 4);
   o.inference_only = true;
   auto inference = Graph::build(yaml(kPlannedNet), "m.yaml", {3, 16, 16}, o);
   const GraphMemory mi = inference->memory_at(32);
-  EXPECT_EQ(mi.buffers, 18);
+  EXPECT_EQ(mi.buffers, 19);
   EXPECT_LT(mi.arena_bytes, m.arena_bytes / 2);
   // At the concat: its two inputs [32, 4, 16, 16] and its output [32, 8, 16, 16].
   EXPECT_EQ(mi.arena_bytes, (2 * 4 + 8) * 32 * 16 * 16 * 4);

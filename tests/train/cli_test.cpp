@@ -146,6 +146,17 @@ TEST(TrainerCli, ConfigErrorsExitWithCode2AndNameTheLine) {
   EXPECT_NE(missing.output.find("absent.yaml: cannot open"), std::string::npos) << missing.output;
 }
 
+TEST(TrainerCli, MixedPrecisionOnTheCpuIsAClearConfigError) {
+  const std::string dir = fresh_dir("cli_precision");
+  const std::string cfg = write_config(dir, "train: {epochs: 1, precision: bf16}\n");
+  const CommandResult r = run_command({trainer_binary(), "--config", cfg, "--out", dir + "/run",
+                                       "--device", "cpu"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("key 'train.precision': bf16 needs a CUDA device"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/run/checkpoints/last.safetensors"));
+}
+
 TEST(TrainerCli, CudaFailsClearlyWhenNoGpuWorks) {
   const std::string dir = fresh_dir("cli_cuda");
   const std::string cfg = write_config(dir, "train: {epochs: 1}\n");

@@ -1,0 +1,51 @@
+// dst = src * scale between f32, bf16 and f16 (kernels/cast.h): one thread per element in a
+// grid-stride loop; the product is formed in float and rounded once (round to nearest even by
+// the __float2bfloat16 / __float2half intrinsics).
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/launchers_cast.h"
+
+namespace te::cuda::launch {
+namespace {
+
+__device__ inline float load(const float* p, int64_t i) { return p[i]; }
+__device__ inline float load(const __nv_bfloat16* p, int64_t i) { return __bfloat162float(p[i]); }
+__device__ inline float load(const __half* p, int64_t i) { return __half2float(p[i]); }
+__device__ inline void store(float* p, int64_t i, float v) { p[i] = v; }
+__device__ inline void store(__nv_bfloat16* p, int64_t i, float v) { p[i] = __float2bfloat16(v); }
+__device__ inline void store(__half* p, int64_t i, float v) { p[i] = __float2half(v); }
+
+template <typename In, typename Out>
+__global__ void cast_scale_kernel(const In* src, Out* dst, int64_t n, float scale) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    store(dst, i, load(src, i) * scale);
+}
+
+template <typename In>
+void launch_out(const In* src, void* dst, int dst_type, int64_t n, float scale, cudaStream_t s) {
+  const unsigned grid = dev::grid_for(n);
+  switch (dst_type) {
+    case 0: cast_scale_kernel<<<grid, dev::kThreads, 0, s>>>(src, static_cast<float*>(dst), n, scale); break;
+    case 1: cast_scale_kernel<<<grid, dev::kThreads, 0, s>>>(src, static_cast<__nv_bfloat16*>(dst), n, scale); break;
+    default: cast_scale_kernel<<<grid, dev::kThreads, 0, s>>>(src, static_cast<__half*>(dst), n, scale); break;
+  }
+}
+
+}  // namespace
+
+void cast_scale(const void* src, int src_type, void* dst, int dst_type, int64_t n, float scale,
+                cudaStream_t s) {
+  if (n == 0) return;
+  switch (src_type) {
+    case 0: launch_out(static_cast<const float*>(src), dst, dst_type, n, scale, s); break;
+    case 1: launch_out(static_cast<const __nv_bfloat16*>(src), dst, dst_type, n, scale, s); break;
+    default: launch_out(static_cast<const __half*>(src), dst, dst_type, n, scale, s); break;
+  }
+  TE_CUDA_CHECK_LAUNCH("cast_scale_kernel");
+}
+
+}  // namespace te::cuda::launch

@@ -1,0 +1,33 @@
+#include "kernels/cast.h"
+
+#include "kernels/cuda/launchers_cast.h"
+#include "kernels/cuda/tensor_args.h"
+
+namespace te::ops::cuda {
+namespace {
+// 0 f32, 1 bf16, 2 f16 (launch::cast_scale's codes).
+int type_code(const Tensor& t, const char* what) {
+  switch (t.dtype()) {
+    case DType::F32: return 0;
+    case DType::BF16: return 1;
+    case DType::F16: return 2;
+    default:
+      throw Error(std::string("cast_scale: ") + what + " is " + dtype_name(t.dtype()) +
+                  "; the CUDA backend converts between f32, bf16 and f16");
+  }
+}
+}  // namespace
+
+void cast_scale(const Tensor& src, Tensor& dst, double scale) {
+  const char* op = "cast_scale";
+  if (!src.defined() || !dst.defined()) throw Error("cast_scale: undefined tensor");
+  te::cuda::require_on_gpu(src, op, "src");
+  te::cuda::require_on_gpu(dst, op, "dst");
+  if (src.numel() != dst.numel())
+    throw ShapeError("cast_scale: src " + src.shape().str() + " and dst " + dst.shape().str() +
+                     " differ in size");
+  te::cuda::launch::cast_scale(src.raw(), type_code(src, "src"), dst.raw(), type_code(dst, "dst"),
+                               src.numel(), static_cast<float>(scale), te::cuda::compute_stream());
+}
+
+}  // namespace te::ops::cuda
