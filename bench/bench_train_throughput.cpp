@@ -8,9 +8,13 @@
 //   bench_train_throughput --model resnet18 --batch 256 --size 224 --device cuda [--tf32]
 //       [--precision fp32|bf16|fp16] [--channels-last]
 //
+// --precision bf16|fp16 runs the trainer's mixed precision (GraphOptions::compute_dtype:
+// activations and conv/linear weights in 16 bits, f32 masters, the loss on an f32 copy of the
+// logits); fp16 uses a fixed loss scale of 1024 here (the trainer's is dynamic).
+//
 // Exit codes: 0 measured; 1 error; 3 no CUDA backend or no usable GPU for --device cuda (says
-// why); 4 a setting the engine does not implement yet (today anything but --precision fp32
-// without --channels-last): the message starts "not supported yet:", and with --json a JSON line
+// why); 4 a setting the engine does not implement yet (today --channels-last, and bf16/fp16 on
+// the CPU): the message starts "not supported yet:", and with --json a JSON line
 // {"unsupported": [...]} is printed too, so callers can say so instead of inventing a number.
 // Parse errors use CLI11's codes (>= 100). The CPU path always works (small batch and size).
 #include <yaml-cpp/yaml.h>
@@ -26,6 +30,7 @@
 #include "engine/core/philox.h"
 #include "engine/graph/graph.h"
 #include "engine/optim/optimizer.h"
+#include "kernels/cast.h"
 #include "kernels/softmax_xent.h"
 #ifdef TE_WITH_CUDA
 #include "kernels/cuda/context.h"
@@ -52,8 +57,8 @@ constexpr int kExitUnsupported = 4;
 // anything is built, so callers learn it at once and without a GPU.
 std::vector<std::string> unsupported_settings(const Options& o) {
   std::vector<std::string> out;
-  if (o.precision != "fp32")
-    out.push_back("precision " + o.precision + " (the engine computes in fp32 only)");
+  if (o.precision != "fp32" && o.device.rfind("cuda", 0) != 0)
+    out.push_back("precision " + o.precision + " on the CPU (the CPU backend computes in fp32 only)");
   if (o.channels_last) out.push_back("channels-last (the engine's tensors are NCHW only)");
   return out;
 }
@@ -116,6 +121,9 @@ int run(const Options& o) {
   }
   te::GraphOptions go;
   go.init_seed = 1;
+  if (o.precision == "bf16") go.compute_dtype = te::DType::BF16;
+  if (o.precision == "fp16") go.compute_dtype = te::DType::F16;
+  const double loss_scale = o.precision == "fp16" ? 1024.0 : 1.0;
   auto graph = te::Graph::build(YAML::Load("{preset: " + o.model + ", num_classes: " +
                                            std::to_string(o.classes) + "}"),
                                 "bench", {3, o.size, o.size}, go);
@@ -123,12 +131,19 @@ int run(const Options& o) {
   te::OptimizerConfig oc;  // SGD, momentum 0.9, weight decay 5e-4
   auto optimizer = te::make_optimizer(oc, graph->num_parameters(), device, graph->no_decay_ranges());
 
-  const te::Tensor images = random_tensor({o.batch, 3, o.size, o.size}, 7, -2.0f, 2.0f).to(device);
+  te::Tensor images = random_tensor({o.batch, 3, o.size, o.size}, 7, -2.0f, 2.0f).to(device);
+  if (graph->mixed_precision()) {
+    te::Tensor lowp = te::Tensor::empty(images.shape(), graph->compute_dtype(), device);
+    te::ops::cast_scale(images, lowp, 1.0);
+    images = lowp;
+  }
   std::vector<float> label_values(static_cast<size_t>(o.batch));
   for (int64_t i = 0; i < o.batch; ++i) label_values[i] = static_cast<float>((i * 7919) % o.classes);
   const te::Tensor labels = te::Tensor::from_vector({o.batch}, label_values, te::DType::I32).to(device);
   te::Tensor probs = te::Tensor::empty({o.batch, o.classes}, te::DType::F32, device);
   te::Tensor dlogits = te::Tensor::empty({o.batch, o.classes}, te::DType::F32, device);
+  te::Tensor logits32 = te::Tensor::empty({o.batch, o.classes}, te::DType::F32, device);
+  te::Tensor dlogits_lowp = te::Tensor::empty({o.batch, o.classes}, graph->compute_dtype(), device);
   te::Tensor loss_sum = te::Tensor::zeros({1}, te::DType::F64, device);
   te::RunContext ctx;
   ctx.training = true;
@@ -136,12 +151,17 @@ int run(const Options& o) {
   double last_loss = 0;
   auto step = [&](int i) {
     ctx.step = static_cast<uint64_t>(i);
-    const te::Tensor& logits = graph->forward(images, ctx);
+    const te::Tensor* out = &graph->forward(images, ctx);
+    if (graph->mixed_precision()) {  // the loss on an f32 copy, as the trainer does
+      te::ops::cast_scale(*out, logits32, 1.0);
+      out = &logits32;
+    }
+    const te::Tensor& logits = *out;
 #ifdef TE_WITH_CUDA
     if (device.is_cuda()) {
       // Loss and gradient in one kernel, without waiting for the GPU (like a training loop that
       // reads the loss only when it logs).
-      te::ops::cuda::softmax_xent_fused_async(logits, labels, 0.0, 1.0, probs, dlogits, loss_sum);
+      te::ops::cuda::softmax_xent_fused_async(logits, labels, 0.0, loss_scale, probs, dlogits, loss_sum);
     } else
 #endif
     {
@@ -149,8 +169,15 @@ int run(const Options& o) {
       te::ops::softmax_xent_backward(probs, labels, 0.0, 1.0, dlogits);
     }
     graph->zero_grad();
-    graph->backward(dlogits, ctx);
+    if (graph->mixed_precision()) {
+      te::ops::cast_scale(dlogits, dlogits_lowp, 1.0);
+      graph->backward(dlogits_lowp, ctx);
+    } else {
+      graph->backward(dlogits, ctx);
+    }
+    graph->finish_backward(1.0 / loss_scale);
     optimizer->step(graph->parameters(), graph->gradients(), 0.1);
+    graph->sync_compute_params();
   };
 
   for (int i = 0; i < o.warmup; ++i) step(i);
@@ -174,21 +201,22 @@ int run(const Options& o) {
 #endif
   if (o.json) {
     std::printf("{\"engine\": \"te\", \"model\": \"%s\", \"batch\": %lld, \"size\": %lld, "
-                "\"device\": \"%s\", \"precision\": \"fp32\", \"channels_last\": false, "
+                "\"device\": \"%s\", \"precision\": \"%s\", \"channels_last\": false, "
                 "\"tf32\": %s, \"autotune\": %s, \"warmup\": %d, \"steps\": %d, "
                 "\"images_per_s\": %.1f, \"ms_per_step\": %.2f, \"peak_mib\": %.1f, "
                 "\"peak_reserved_mib\": %.1f, \"loss\": %.5f}\n",
                 o.model.c_str(), (long long)o.batch, (long long)o.size, device.str().c_str(),
-                o.tf32 ? "true" : "false", o.autotune ? "true" : "false", o.warmup, o.steps,
+                o.precision.c_str(), o.tf32 ? "true" : "false", o.autotune ? "true" : "false", o.warmup, o.steps,
                 images_per_s, ms_per_step, peak_mib, peak_reserved_mib, last_loss);
   } else {
     char peak[96] = "peak device memory n/a (not a GPU run)";
     if (peak_mib >= 0)
       std::snprintf(peak, sizeof(peak), "peak device memory %.1f MiB (reserved %.1f MiB)", peak_mib,
                     peak_reserved_mib);
-    std::printf("%s batch %lld size %lld on %s, fp32, TF32 %s%s: %.1f images/s, %.2f ms/step, "
+    std::printf("%s batch %lld size %lld on %s, %s, TF32 %s%s: %.1f images/s, %.2f ms/step, "
                 "%s, last loss %.4f\n",
                 o.model.c_str(), (long long)o.batch, (long long)o.size, device.str().c_str(),
+                o.precision.c_str(),
                 o.tf32 ? "on" : "off", o.autotune ? ", autotune" : "", images_per_s, ms_per_step,
                 peak, last_loss);
   }
@@ -208,7 +236,7 @@ int main(int argc, char** argv) {
   app.add_option("--steps", o.steps, "timed steps")->check(CLI::PositiveNumber);
   app.add_option("--device", o.device, "cuda, cuda:N or cpu");
   app.add_option("--precision", o.precision,
-                 "fp32, or bf16 / fp16 mixed precision (not supported yet: exits 4)")
+                 "fp32, or bf16 / fp16 mixed precision (CUDA only)")
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
   app.add_flag("--channels-last", o.channels_last,
                "NHWC activations (not supported yet: exits 4)");

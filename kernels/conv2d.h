@@ -78,6 +78,8 @@ void conv2d_backward_params(const Tensor& x, const Tensor& dy, Tensor& dw, Tenso
 }  // namespace cpu
 
 #ifdef TE_WITH_CUDA
+// CUDA: f32, or bf16/f16 storage with f32 accumulation (x, weight, y / dy, weight, dx / x, dy in
+// one dtype; bias, dbias and dweight f32 or that dtype). kernels/cuda/conv2d_ops.cpp has the rules.
 namespace cuda {
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
                     const Conv2dParams& p, Conv2dWorkspace& ws);

@@ -15,6 +15,8 @@ void linear_backward_params(const Tensor& x, const Tensor& dy, Tensor& dw, Tenso
 }  // namespace cpu
 
 #ifdef TE_WITH_CUDA
+// CUDA: f32, or bf16/f16 storage with f32 accumulation (x, weight, y / dy, weight, dx / x, dy in
+// one dtype; bias, dbias and dweight f32 or that dtype). kernels/cuda/linear_ops.cpp has the rules.
 namespace cuda {
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y);
 void linear_backward_input(const Tensor& dy, const Tensor& w, Tensor& dx, bool accumulate);

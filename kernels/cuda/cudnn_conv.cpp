@@ -8,6 +8,11 @@
 // reductions are skipped for fp32; tensor-core (TF32) engines only when allow_tf32(); engines
 // marked non-deterministic only when !deterministic().
 //
+// bf16/f16 storage: x, w and y (dx, dw, dy) all carry the 16-bit type, the compute type stays
+// CUDNN_DATA_FLOAT. Tensor-core engines are what we want there (the TF32 switch is about f32
+// inputs only); engines noted for reduced-precision reductions (f16 partial sums) are refused
+// outright, so accumulation stays f32 (no relaxed second pass as for f32).
+//
 // Device binding: cuDNN >= 9.8 binds heuristics and plans to a device-properties descriptor;
 // the older binding through the handle (CUDNN_ATTR_OPERATIONGRAPH_HANDLE/EXECUTION_PLAN_HANDLE)
 // is deprecated, so it is used only if the device-properties path is refused.
@@ -26,6 +31,7 @@
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/launchers.h"
+#include "kernels/cuda/lowp_epilogue.h"
 
 namespace te::cuda {
 namespace {
@@ -66,10 +72,21 @@ int64_t alignment_of(const void* p) {
   return align;
 }
 
-std::unique_ptr<Desc> make_tensor(int64_t uid, const int64_t dims[4], int64_t align) {
+cudnnDataType_t cudnn_type(DType t) {
+  switch (t) {
+    case DType::F32: return CUDNN_DATA_FLOAT;
+    case DType::BF16: return CUDNN_DATA_BFLOAT16;
+    case DType::F16: return CUDNN_DATA_HALF;
+    default:
+      throw Error(std::string("cuDNN convolution: dtype ") + dtype_name(t) +
+                  " is not supported (f32, bf16 or f16)");
+  }
+}
+
+std::unique_ptr<Desc> make_tensor(int64_t uid, const int64_t dims[4], int64_t align,
+                                  cudnnDataType_t dtype) {
   auto t = std::make_unique<Desc>(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
   const int64_t strides[4] = {dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1};
-  const cudnnDataType_t dtype = CUDNN_DATA_FLOAT;
   set_attr(t->get(), CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &dtype);
   set_attr(t->get(), CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims);
   set_attr(t->get(), CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides);
@@ -146,10 +163,12 @@ bool engine_notes(cudnnBackendDescriptor_t cfg, std::vector<cudnnBackendNumerica
   return true;
 }
 
-bool notes_allowed(const std::vector<cudnnBackendNumericalNote_t>& notes, bool strict) {
+// `low_precision`: the tensors are bf16/f16 (tensor cores are their normal path, not TF32).
+bool notes_allowed(const std::vector<cudnnBackendNumericalNote_t>& notes, bool strict,
+                   bool low_precision) {
   for (auto note : notes) {
     if (note == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS) return false;
-    if (note == CUDNN_NUMERICAL_NOTE_TENSOR_CORE && !allow_tf32()) return false;
+    if (note == CUDNN_NUMERICAL_NOTE_TENSOR_CORE && !allow_tf32() && !low_precision) return false;
     if (note == CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC && deterministic()) return false;
     if (strict && note == CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION) return false;
   }
@@ -165,13 +184,13 @@ const char* direction_name(ConvDirection dir) {
   return "?";
 }
 
-std::string describe(ConvDirection dir, const ConvShape& s, float beta) {
-  char buf[320];
+std::string describe(ConvDirection dir, const ConvShape& s, DType dtype, float beta) {
+  char buf[340];
   std::snprintf(buf, sizeof(buf),
-                "convolution %s: input [%lld, %lld, %lld, %lld], filter [%lld, %lld, %lld, %lld], "
+                "%s convolution %s: input [%lld, %lld, %lld, %lld], filter [%lld, %lld, %lld, %lld], "
                 "output [%lld, %lld, %lld, %lld], stride %lldx%lld, padding %lldx%lld, dilation "
                 "%lldx%lld, groups %lld, beta %g",
-                direction_name(dir), (long long)s.n, (long long)s.c, (long long)s.h,
+                dtype_name(dtype), direction_name(dir), (long long)s.n, (long long)s.c, (long long)s.h,
                 (long long)s.w, (long long)s.k, (long long)(s.c / s.groups), (long long)s.r,
                 (long long)s.s, (long long)s.n, (long long)s.k, (long long)s.oh, (long long)s.ow,
                 (long long)s.stride_h, (long long)s.stride_w, (long long)s.pad_h, (long long)s.pad_w,
@@ -179,12 +198,12 @@ std::string describe(ConvDirection dir, const ConvShape& s, float beta) {
   return buf;
 }
 
-void execute(const Plan& plan, const float* x, const float* w, const float* y) {
+void execute(const Plan& plan, const void* x, const void* w, const void* y) {
   Context& ctx = context();
   void* ws = plan.workspace > 0 ? workspace(static_cast<size_t>(plan.workspace)) : nullptr;
   Desc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
   const int64_t uids[3] = {kUidX, kUidW, kUidY};
-  void* ptrs[3] = {const_cast<float*>(x), const_cast<float*>(w), const_cast<float*>(y)};
+  void* ptrs[3] = {const_cast<void*>(x), const_cast<void*>(w), const_cast<void*>(y)};
   set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids);
   set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, ptrs);
   set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &ws);
@@ -193,11 +212,11 @@ void execute(const Plan& plan, const float* x, const float* w, const float* y) {
 }
 
 // What a timed search runs the candidate plans on: the call's operands, with the output
-// (operand `out`, `out_count` floats) redirected to scratch so the real output is untouched.
+// (operand `out`, `out_bytes` long) redirected to scratch so the real output is untouched.
 struct Operands {
-  const float* ptr[3];
+  const void* ptr[3];
   int out;
-  int64_t out_count;
+  size_t out_bytes;
 };
 
 constexpr size_t kMaxCandidates = 8;
@@ -208,7 +227,7 @@ std::unique_ptr<Plan> fastest(std::vector<std::unique_ptr<Plan>>& candidates, co
   if (candidates.size() == 1) return std::move(candidates[0]);
   Context& ctx = context();
   Allocator& alloc = *ctx.device_allocator;
-  const size_t bytes = static_cast<size_t>(ops.out_count) * sizeof(float);
+  const size_t bytes = ops.out_bytes;
   void* scratch = alloc.allocate(bytes);
   cudaEvent_t start = nullptr, stop = nullptr;
   size_t best = 0;
@@ -217,8 +236,8 @@ std::unique_ptr<Plan> fastest(std::vector<std::unique_ptr<Plan>>& candidates, co
   try {
     TE_CUDA_CHECK(cudaEventCreate(&start));
     TE_CUDA_CHECK(cudaEventCreate(&stop));
-    const float* p[3] = {ops.ptr[0], ops.ptr[1], ops.ptr[2]};
-    p[ops.out] = static_cast<const float*>(scratch);
+    const void* p[3] = {ops.ptr[0], ops.ptr[1], ops.ptr[2]};
+    p[ops.out] = scratch;
     for (size_t i = 0; i < candidates.size(); ++i) {
       try {
         execute(*candidates[i], p[0], p[1], p[2]);
@@ -253,19 +272,21 @@ std::unique_ptr<Plan> fastest(std::vector<std::unique_ptr<Plan>>& candidates, co
 // Builds the operation graph for (dir, shape) and returns a finalized plan, or nullptr when
 // no engine configuration fits: the first allowed one in heuristic order, or with `timing` the
 // fastest of the first kMaxCandidates. Throws on errors that are not "unsupported".
-std::unique_ptr<Plan> build_plan(ConvDirection dir, const ConvShape& s, const int64_t align[3],
-                                 float beta, Binding binding, const Operands* timing,
-                                 std::string& why) {
+std::unique_ptr<Plan> build_plan(ConvDirection dir, const ConvShape& s, DType dtype,
+                                 const int64_t align[3], float beta, Binding binding,
+                                 const Operands* timing, std::string& why) {
+  const cudnnDataType_t io_type = cudnn_type(dtype);
+  const bool low_precision = dtype != DType::F32;
   const int64_t xdims[4] = {s.n, s.c, s.h, s.w};
   const int64_t wdims[4] = {s.k, s.c / s.groups, s.r, s.s};
   const int64_t ydims[4] = {s.n, s.k, s.oh, s.ow};
-  auto tx = make_tensor(kUidX, xdims, align[0]);
-  auto tw = make_tensor(kUidW, wdims, align[1]);
-  auto ty = make_tensor(kUidY, ydims, align[2]);
+  auto tx = make_tensor(kUidX, xdims, align[0], io_type);
+  auto tw = make_tensor(kUidW, wdims, align[1], io_type);
+  auto ty = make_tensor(kUidY, ydims, align[2], io_type);
 
   Desc conv(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR);
   const int64_t spatial = 2;
-  const cudnnDataType_t comp = CUDNN_DATA_FLOAT;
+  const cudnnDataType_t comp = CUDNN_DATA_FLOAT;  // f32 accumulation for every storage type
   const cudnnConvolutionMode_t mode = CUDNN_CROSS_CORRELATION;
   const int64_t dil[2] = {s.dil_h, s.dil_w}, str[2] = {s.stride_h, s.stride_w};
   const int64_t pad[2] = {s.pad_h, s.pad_w};
@@ -322,7 +343,10 @@ std::unique_ptr<Plan> build_plan(ConvDirection dir, const ConvShape& s, const in
   }
 
   const cudnnBackendHeurMode_t modes[2] = {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK};
-  for (bool strict : {true, false}) {
+  // f32: strict numerics first, then relaxed; bf16/f16: strict only (f32 accumulation).
+  const bool passes[2] = {true, false};
+  for (int pass = 0; pass < (low_precision ? 1 : 2); ++pass) {
+    const bool strict = passes[pass];
     for (cudnnBackendHeurMode_t heur_mode : modes) {
       Desc heur(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
       set_desc(heur.get(), CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph.get());
@@ -357,7 +381,8 @@ std::unique_ptr<Plan> build_plan(ConvDirection dir, const ConvShape& s, const in
       for (int64_t i = 0; i < got && candidates.size() < kMaxCandidates; ++i) {
         std::vector<cudnnBackendNumericalNote_t> notes;
         int64_t engine_index = -1;
-        if (!engine_notes(raw[i], notes, engine_index) || !notes_allowed(notes, strict)) {
+        if (!engine_notes(raw[i], notes, engine_index) ||
+            !notes_allowed(notes, strict, low_precision)) {
           ++rejected_notes;
           continue;
         }
@@ -394,9 +419,12 @@ std::unique_ptr<Plan> build_plan(ConvDirection dir, const ConvShape& s, const in
         if (best) return best;
       }
       why = std::to_string(got) + " engine configurations: " + std::to_string(rejected_notes) +
-            " excluded by numerics (tf32 " + (allow_tf32() ? "on" : "off") + ", deterministic " +
-            (deterministic() ? "on" : "off") + "), " + std::to_string(rejected_finalize) +
-            " failed to build";
+            " excluded by numerics (" +
+            (low_precision ? std::string(dtype_name(dtype)) +
+                                 ": reduced-precision reductions refused"
+                           : std::string("tf32 ") + (allow_tf32() ? "on" : "off")) +
+            ", deterministic " + (deterministic() ? "on" : "off") + "), " +
+            std::to_string(rejected_finalize) + " failed to build";
     }
   }
   return nullptr;
@@ -407,12 +435,13 @@ std::unique_ptr<Plan> build_plan(ConvDirection dir, const ConvShape& s, const in
 std::mutex g_cache_mutex;
 auto& g_cache = *new std::unordered_map<std::string, std::shared_ptr<Plan>>;
 
-std::string cache_key(ConvDirection dir, const ConvShape& s, const int64_t align[3], float beta) {
-  char buf[400];
+std::string cache_key(ConvDirection dir, const ConvShape& s, DType dtype, const int64_t align[3],
+                      float beta) {
+  char buf[420];
   std::snprintf(buf, sizeof(buf),
-                "%d|%lld,%lld,%lld,%lld|%lld,%lld,%lld|%lld,%lld|%lld|%lld,%lld,%lld,%lld,%lld,%lld|"
+                "%d|%s|%lld,%lld,%lld,%lld|%lld,%lld,%lld|%lld,%lld|%lld|%lld,%lld,%lld,%lld,%lld,%lld|"
                 "%lld,%lld,%lld|%g|%llu",
-                static_cast<int>(dir), (long long)s.n, (long long)s.c, (long long)s.h,
+                static_cast<int>(dir), dtype_name(dtype), (long long)s.n, (long long)s.c, (long long)s.h,
                 (long long)s.w, (long long)s.k, (long long)s.r, (long long)s.s, (long long)s.oh,
                 (long long)s.ow, (long long)s.groups, (long long)s.stride_h, (long long)s.stride_w,
                 (long long)s.pad_h, (long long)s.pad_w, (long long)s.dil_h, (long long)s.dil_w,
@@ -422,10 +451,11 @@ std::string cache_key(ConvDirection dir, const ConvShape& s, const int64_t align
 }
 
 // The cached plan for this call, building it on first use. nullptr when cuDNN has no engine.
-std::shared_ptr<Plan> plan_for(ConvDirection dir, const ConvShape& s, const int64_t align[3],
-                               float beta, const Operands& operands, std::string& why) {
+std::shared_ptr<Plan> plan_for(ConvDirection dir, const ConvShape& s, DType dtype,
+                               const int64_t align[3], float beta, const Operands& operands,
+                               std::string& why) {
   const bool autotune = g_autotune.load();
-  const std::string key = cache_key(dir, s, align, beta) + (autotune ? "|timed" : "");
+  const std::string key = cache_key(dir, s, dtype, align, beta) + (autotune ? "|timed" : "");
   const Operands* timing = autotune ? &operands : nullptr;
   std::lock_guard<std::mutex> lock(g_cache_mutex);
   auto it = g_cache.find(key);
@@ -438,7 +468,7 @@ std::shared_ptr<Plan> plan_for(ConvDirection dir, const ConvShape& s, const int6
   const Binding first = Binding::Handle;
 #endif
   try {
-    plan = build_plan(dir, s, align, beta, first, timing, why);
+    plan = build_plan(dir, s, dtype, align, beta, first, timing, why);
   } catch (const DeviceError& e) {
     // e.g. a cuDNN build that does not know the device-properties attributes yet
     if (first == Binding::Handle || decided >= 0) throw;
@@ -446,7 +476,7 @@ std::shared_ptr<Plan> plan_for(ConvDirection dir, const ConvShape& s, const int6
   }
   if (!plan && decided < 0 && first == Binding::DeviceProp) {
     std::string why_handle;
-    plan = build_plan(dir, s, align, beta, Binding::Handle, timing, why_handle);
+    plan = build_plan(dir, s, dtype, align, beta, Binding::Handle, timing, why_handle);
     if (plan) g_binding = static_cast<int>(Binding::Handle);
     else why += "; through the handle: " + why_handle;
   } else if (plan && decided < 0) {
@@ -459,16 +489,21 @@ std::shared_ptr<Plan> plan_for(ConvDirection dir, const ConvShape& s, const int6
 
 }  // namespace
 
-void run_convolution(ConvDirection dir, const ConvShape& s, const float* x, const float* w,
-                     const float* y, float beta) {
+void run_convolution(ConvDirection dir, const ConvShape& s, DType dtype, const void* x,
+                     const void* w, const void* y, float beta) {
   if (s.n == 0 || s.k == 0 || s.c == 0) return;
+  const size_t elem = dtype_size(dtype);
+  cudnn_type(dtype);  // throws for a dtype cuDNN is not driven with here
   const int64_t align[3] = {alignment_of(x), alignment_of(w), alignment_of(y)};
   std::string why;
-  Operands operands{{x, w, y}, 2, s.n * s.k * s.oh * s.ow};
-  if (dir == ConvDirection::BackwardData) operands = {{x, w, y}, 0, s.n * s.c * s.h * s.w};
+  const int64_t x_count = s.n * s.c * s.h * s.w, y_count = s.n * s.k * s.oh * s.ow;
+  const int64_t w_count = s.k * (s.c / s.groups) * s.r * s.s;
+  Operands operands{{x, w, y}, 2, static_cast<size_t>(y_count) * elem};
+  if (dir == ConvDirection::BackwardData)
+    operands = {{x, w, y}, 0, static_cast<size_t>(x_count) * elem};
   if (dir == ConvDirection::BackwardFilter)
-    operands = {{x, w, y}, 1, s.k * (s.c / s.groups) * s.r * s.s};
-  std::shared_ptr<Plan> plan = plan_for(dir, s, align, beta, operands, why);
+    operands = {{x, w, y}, 1, static_cast<size_t>(w_count) * elem};
+  std::shared_ptr<Plan> plan = plan_for(dir, s, dtype, align, beta, operands, why);
   if (plan) {
     try {
       execute(*plan, x, w, y);
@@ -482,27 +517,33 @@ void run_convolution(ConvDirection dir, const ConvShape& s, const float* x, cons
         g_binding = static_cast<int>(Binding::Handle);
       }
       g_executed = true;  // no second fallback
-      run_convolution(dir, s, x, w, y, beta);
+      run_convolution(dir, s, dtype, x, w, y, beta);
       return;
     }
     g_executed = true;
     return;
   }
   if (beta != 0.0f) {
-    // No engine blends into the output: compute into scratch and add (one extra pass).
-    const float* out = dir == ConvDirection::Forward ? y : dir == ConvDirection::BackwardData ? x : w;
-    const int64_t count = dir == ConvDirection::Forward        ? s.n * s.k * s.oh * s.ow
-                          : dir == ConvDirection::BackwardData ? s.n * s.c * s.h * s.w
-                                                               : s.k * (s.c / s.groups) * s.r * s.s;
+    // No engine blends into the output: compute into scratch and add (one extra pass; for
+    // bf16/f16 that rounds twice: the convolution into scratch, then the sum).
+    const void* out = dir == ConvDirection::Forward ? y : dir == ConvDirection::BackwardData ? x : w;
+    const int64_t count = dir == ConvDirection::Forward        ? y_count
+                          : dir == ConvDirection::BackwardData ? x_count
+                                                               : w_count;
     Allocator& alloc = *context().device_allocator;
-    const size_t bytes = static_cast<size_t>(count) * sizeof(float);
-    float* tmp = static_cast<float*>(alloc.allocate(bytes));
+    const size_t bytes = static_cast<size_t>(count) * elem;
+    void* tmp = alloc.allocate(bytes);
     try {
-      const float* xs = dir == ConvDirection::BackwardData ? tmp : x;
-      const float* ws = dir == ConvDirection::BackwardFilter ? tmp : w;
-      const float* ys = dir == ConvDirection::Forward ? tmp : y;
-      run_convolution(dir, s, xs, ws, ys, 0.0f);
-      launch::add_inplace(tmp, const_cast<float*>(out), count, context().compute);
+      const void* xs = dir == ConvDirection::BackwardData ? tmp : x;
+      const void* ws = dir == ConvDirection::BackwardFilter ? tmp : w;
+      const void* ys = dir == ConvDirection::Forward ? tmp : y;
+      run_convolution(dir, s, dtype, xs, ws, ys, 0.0f);
+      if (dtype == DType::F32)
+        launch::add_inplace(static_cast<const float*>(tmp),
+                            static_cast<float*>(const_cast<void*>(out)), count, context().compute);
+      else
+        launch::lowp::add_converted(tmp, dtype, const_cast<void*>(out), dtype, count,
+                                    context().compute);
     } catch (...) {
       alloc.deallocate(tmp, bytes);
       throw;
@@ -510,8 +551,11 @@ void run_convolution(ConvDirection dir, const ConvShape& s, const float* x, cons
     alloc.deallocate(tmp, bytes);  // stream-ordered reuse: safe while the add is queued
     return;
   }
-  throw DeviceError("cuDNN has no engine for " + describe(dir, s, beta) + " (" + why +
-                    "). Try train.deterministic: false or allowing TF32, or report this shape");
+  throw DeviceError("cuDNN has no engine for " + describe(dir, s, dtype, beta) + " (" + why +
+                    (dtype == DType::F32
+                         ? "). Try train.deterministic: false or allowing TF32, or report this shape"
+                         : "). Try train.deterministic: false or f32 precision, or report this "
+                           "shape"));
 }
 
 void set_conv_autotune(bool on) { g_autotune = on; }

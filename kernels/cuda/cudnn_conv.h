@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/core/dtype.h"
+
 namespace te::cuda {
 
 enum class ConvDirection { Forward, BackwardData, BackwardFilter };
@@ -24,8 +26,17 @@ struct ConvShape {
 // Runs one direction. Forward: y = alpha * conv(x, w) + beta * y. BackwardData: dx = ... dy.
 // BackwardFilter: dw = ... (x, dy). `beta` must be 0 or 1 (overwrite or accumulate).
 // Pointers: forward (x, w, y), backward data (dx, w, dy), backward filter (x, dw, dy).
-void run_convolution(ConvDirection dir, const ConvShape& shape, const float* x, const float* w,
-                     const float* y, float beta);
+// `dtype` is the element type of all three: F32, or BF16 / F16 storage; the compute type is f32
+// in every case, and a 16-bit output is rounded once from f32 (with beta 1, cuDNN reads the old
+// 16-bit value, adds in f32 and rounds the sum). Plans are cached per dtype as well as shape.
+// With bf16/f16, engines noted for reduced-precision reductions are never used (the f32 path
+// falls back to them when nothing else fits).
+void run_convolution(ConvDirection dir, const ConvShape& shape, DType dtype, const void* x,
+                     const void* w, const void* y, float beta);
+inline void run_convolution(ConvDirection dir, const ConvShape& shape, const float* x,
+                            const float* w, const float* y, float beta) {
+  run_convolution(dir, shape, DType::F32, x, w, y, beta);
+}
 
 // Timed search: when on, a new shape times up to 8 allowed engine configurations on the call's
 // own operands (output redirected to scratch) and keeps the fastest, instead of taking the

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "engine/core/half.h"
 #include "engine/core/tensor.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/device_query.h"
@@ -30,6 +32,38 @@ class CudaTest : public ::testing::Test {
 
 inline Device gpu() { return Device::cuda(te::cuda::current_device()); }
 
+// ---- bf16 / f16 tensors on the host, for the mixed-precision tests ----
+// The element conversions are engine/core/half.h's (round to nearest-even). TODO: once
+// Tensor::to_dtype and to_f64_vector handle BF16/F16, values_of and rounded_to can go.
+// The values of a float tensor (f32, f64, bf16, f16; any device) as doubles, exactly.
+inline std::vector<double> values_of(const Tensor& t) {
+  if (t.dtype() != DType::BF16 && t.dtype() != DType::F16) return t.to_f64_vector();
+  const Tensor host = t.to(Device::cpu());
+  const auto* bits = static_cast<const uint16_t*>(host.raw());
+  std::vector<double> out(static_cast<size_t>(t.numel()));
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = t.dtype() == DType::BF16 ? bf16_to_float(bits[i]) : f16_to_float(bits[i]);
+  return out;
+}
+
+// A CPU tensor of dtype `dt` (f32, f64, bf16 or f16) holding `src`'s values rounded to it
+// (through f32 for the 16-bit types, whose inputs here are f32 values anyway).
+inline Tensor rounded_to(const Tensor& src, DType dt) {
+  const std::vector<double> v = values_of(src);
+  Tensor out = Tensor::empty(src.shape(), dt);
+  for (size_t i = 0; i < v.size(); ++i) {
+    const float f = static_cast<float>(v[i]);
+    switch (dt) {
+      case DType::F32: out.data<float>()[i] = f; break;
+      case DType::F64: out.data<double>()[i] = v[i]; break;
+      case DType::BF16: static_cast<uint16_t*>(out.raw())[i] = float_to_bf16(f); break;
+      case DType::F16: static_cast<uint16_t*>(out.raw())[i] = float_to_f16(f); break;
+      default: throw Error(std::string("rounded_to: unsupported dtype ") + dtype_name(dt));
+    }
+  }
+  return out;
+}
+
 // Random f32 CPU tensor with values in [lo, hi) (never all zero).
 inline Tensor rand_cpu(const Shape& shape, uint64_t seed, double lo = -1.0, double hi = 1.0) {
   return te::testing::random_tensor(shape, seed, lo, hi, DType::F32);
@@ -48,7 +82,7 @@ struct Guarded {
   Guarded(const Shape& shape, DType dtype, const Tensor* init = nullptr) {
     const int64_t n = shape.numel();
     Tensor host = Tensor::empty(Shape{n + 2 * kGuard}, dtype);
-    host.fill(kGuardValue);
+    fill_host(host, kGuardValue);
     if (init) {
       EXPECT_EQ(init->numel(), n);
       const Tensor src = init->to(Device::cpu());
@@ -58,13 +92,22 @@ struct Guarded {
     buffer = host.to(gpu());
     view = buffer.slice_flat(kGuard, shape);
     Tensor probe = Tensor::empty(Shape{1}, dtype);
-    probe.fill(kGuardValue);
-    guard_value = probe.to_f64_vector()[0];  // kGuardValue as this dtype stores it
+    fill_host(probe, kGuardValue);
+    guard_value = values_of(probe)[0];  // kGuardValue as this dtype stores it
+  }
+  // Tensor::fill, plus the 16-bit float types.
+  static void fill_host(Tensor& t, double value) {
+    if (t.dtype() != DType::BF16 && t.dtype() != DType::F16) return t.fill(value);
+    const Tensor one = rounded_to(Tensor::from_vector(Shape{1}, {static_cast<float>(value)}), t.dtype());
+    uint16_t bits;
+    std::memcpy(&bits, one.raw(), 2);
+    auto* p = static_cast<uint16_t*>(t.raw());
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] = bits;
   }
   double guard_value = 0;
   // Fails the test when anything outside the view changed.
   void expect_guards_intact(const std::string& what) const {
-    const std::vector<double> all = buffer.to_f64_vector();
+    const std::vector<double> all = values_of(buffer);
     const double want = guard_value;
     const int64_t n = view.numel();
     for (int64_t i = 0; i < kGuard; ++i) {
@@ -78,7 +121,7 @@ struct Guarded {
 inline void expect_close(const Tensor& gpu_t, const Tensor& cpu_t, double rtol, double atol,
                          const std::string& what) {
   ASSERT_EQ(gpu_t.numel(), cpu_t.numel()) << what;
-  const std::vector<double> a = gpu_t.to_f64_vector(), b = cpu_t.to_f64_vector();
+  const std::vector<double> a = values_of(gpu_t), b = values_of(cpu_t);
   int reported = 0;
   double worst = 0;
   for (size_t i = 0; i < a.size(); ++i) {
