@@ -96,6 +96,7 @@ std::vector<ConfigKey> make_schema() {
       ranged("train.threads", K::Int, "0", 0, 4096),  // 0: all cores (or TE_NUM_THREADS)
       key("train.deterministic", K::Bool, "false"),
       key("train.allow_tf32", K::Bool, "true"),
+      key("train.cuda_graphs", K::Bool, "true"),
 
       ranged("checkpoint.every_epochs", K::Int, "1", 0, 1000000),
       ranged("checkpoint.every_steps", K::Int, "0", 0, 1e12),

@@ -60,6 +60,7 @@ struct TrainSection {
   int64_t threads = 0;
   bool deterministic = false;  // GPU: only deterministic cuDNN algorithms and reductions
   bool allow_tf32 = true;      // GPU: fp32 convolutions/GEMMs may use TF32 tensor cores
+  bool cuda_graphs = true;     // GPU: replay each micro-batch's forward/backward as a CUDA graph
 };
 
 struct CheckpointSection {

@@ -124,6 +124,10 @@ class Graph {
   Shape output_shape(int64_t batch) const;
   // The memory plan this graph uses (training, or inference_only) at this batch size.
   GraphMemory memory_at(int64_t batch) const;
+  // Where the activation arena currently is (null before the first forward): it moves when
+  // a larger batch re-plans it, which invalidates anything that recorded the addresses
+  // (a captured CUDA graph).
+  const void* arena_address() const { return arena_.raw(); }
   // Bytes of activations, their gradients and what layers save for backward at this batch
   // size (parameters and the caller's input excluded): arena + saved bytes of memory_at.
   int64_t activation_bytes(int64_t batch) const;
@@ -132,6 +136,7 @@ class Graph {
 
   size_t num_layers() const { return nodes_.size(); }
   Layer& layer(size_t i) { return *nodes_[i].layer; }
+  const Layer& layer(size_t i) const { return *nodes_[i].layer; }
   const std::string& layer_name(size_t i) const { return nodes_[i].name; }
 
  private:

@@ -25,6 +25,8 @@ class BatchFeed {
   const DeviceBatch& next();
   // The last batch from next() has been read by every operation that needs it.
   void release();
+  // The upload slot (0 or 1) of the last batch from next(): its device buffers' identity.
+  int slot() const { return released_; }
 
  private:
   // Takes the loader's next batch into slot's host buffer and starts its upload.

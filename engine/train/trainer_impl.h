@@ -14,6 +14,7 @@
 #include "engine/train/batch_feed.h"
 #include "engine/train/evaluate.h"
 #include "engine/train/loss_scaler.h"
+#include "engine/train/step_capture.h"
 #include "engine/optim/optimizer.h"
 #include "engine/train/model_info.h"
 #include "engine/train/progress.h"
@@ -42,6 +43,7 @@ struct Trainer::Impl {
 
   std::unique_ptr<BatchFeed> feed;  // the training batches, uploaded ahead of the compute
   std::unique_ptr<LossScaler> scaler;  // fp16 only; scale 1 otherwise
+  std::unique_ptr<StepCapture> step_capture;  // CUDA graphs of the micro-batch work
 
   // Reused across steps (nothing is allocated per step once shapes are known).
   Tensor grad_logits;

@@ -125,6 +125,7 @@ void Trainer::Impl::build_model() {
   else
     spdlog::info("precision: fp32");
   scaler = std::make_unique<LossScaler>(config.train.precision == "fp16");
+  step_capture = std::make_unique<StepCapture>(config.train.cuda_graphs, *graph);
 }
 
 void Trainer::Impl::setup() {

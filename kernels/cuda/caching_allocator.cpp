@@ -88,9 +88,10 @@ void BlockCache::reset_peak() {
 CachingDeviceAllocator::~CachingDeviceAllocator() {
   // Destructors must not throw; errors at process exit (driver already shut down) are ignored.
   cache_.drain([](void* b) { cudaFree(b); });
+  for (auto& pool : pools_) pool->drain([](void* b) { cudaFree(b); });
 }
 
-void* CachingDeviceAllocator::driver_alloc(size_t rounded, size_t requested) {
+void* CachingDeviceAllocator::driver_alloc(BlockCache& cache, size_t rounded, size_t requested) {
   void* p = nullptr;
   cudaError_t err = cudaMalloc(&p, rounded);
   if (err == cudaErrorMemoryAllocation) {
@@ -108,7 +109,7 @@ void* CachingDeviceAllocator::driver_alloc(size_t rounded, size_t requested) {
                            requested, free_bytes, total_bytes);
   }
   TE_CUDA_CHECK(err);
-  cache_.add_fresh(rounded);
+  cache.add_fresh(rounded);
   return p;
 }
 
@@ -116,16 +117,34 @@ void* CachingDeviceAllocator::allocate(size_t bytes) {
   if (bytes == 0) return nullptr;
   const size_t rounded = round_block_size(bytes);
   std::lock_guard<std::mutex> lock(mutex_);
-  void* p = cache_.take(rounded);
-  if (!p) p = driver_alloc(rounded, bytes);
-  cache_.hand_out(p, rounded);
+  BlockCache& cache = *active_;
+  void* p = cache.take(rounded);
+  if (!p) p = driver_alloc(cache, rounded, bytes);
+  cache.hand_out(p, rounded);
   return p;
 }
 
 void CachingDeviceAllocator::deallocate(void* ptr, size_t) {
   if (!ptr) return;
   std::lock_guard<std::mutex> lock(mutex_);
-  cache_.give_back(ptr);  // false only for a foreign pointer: never happens unless memory is corrupted
+  // Each block goes back to the cache it came from (a foreign pointer matches none: that never
+  // happens unless memory is corrupted).
+  if (cache_.give_back(ptr)) return;
+  for (auto& pool : pools_)
+    if (pool->give_back(ptr)) return;
+}
+
+int CachingDeviceAllocator::new_pool() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  pools_.push_back(std::make_unique<BlockCache>());
+  return static_cast<int>(pools_.size()) - 1;
+}
+
+void CachingDeviceAllocator::use_pool(int id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (id >= static_cast<int>(pools_.size()))
+    throw Error("caching allocator: no private pool " + std::to_string(id));
+  active_ = id < 0 ? &cache_ : pools_[static_cast<size_t>(id)].get();
 }
 
 void CachingDeviceAllocator::release_cached() {
@@ -136,12 +155,25 @@ void CachingDeviceAllocator::release_cached() {
 
 AllocatorStats CachingDeviceAllocator::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return cache_.stats();
+  AllocatorStats s = cache_.stats();
+  for (const auto& pool : pools_) {
+    const AllocatorStats& p = pool->stats();
+    s.in_use_bytes += p.in_use_bytes;
+    s.cached_bytes += p.cached_bytes;
+    s.peak_in_use_bytes += p.peak_in_use_bytes;
+    s.reserved_bytes += p.reserved_bytes;
+    s.peak_reserved_bytes += p.peak_reserved_bytes;
+    s.driver_allocs += p.driver_allocs;
+    s.driver_frees += p.driver_frees;
+    s.cache_hits += p.cache_hits;
+  }
+  return s;
 }
 
 void CachingDeviceAllocator::reset_peak() {
   std::lock_guard<std::mutex> lock(mutex_);
   cache_.reset_peak();
+  for (auto& pool : pools_) pool->reset_peak();
 }
 
 PinnedHostAllocator::~PinnedHostAllocator() {

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -92,15 +93,27 @@ class CachingDeviceAllocator final : public Allocator {
 
   // Returns every cached block to the driver (after synchronising the device).
   void release_cached();
+  // In use, cached and reserved bytes over the shared cache and every private pool; the peaks
+  // are summed per pool (an upper bound of the true peak when pools exist).
   AllocatorStats stats() const;
   void reset_peak();
 
+  // Private pools for CUDA graph capture: a captured graph has the addresses of the temporary
+  // memory it used baked in, so blocks allocated while a pool is active are never handed to
+  // anyone outside that pool, even after they are freed; the pool keeps them for the graph's
+  // replays (and for a re-capture into the same pool). new_pool returns an id; use_pool(id)
+  // makes allocations come from it until use_pool(-1) (the shared cache).
+  int new_pool();
+  void use_pool(int id);
+
  private:
-  void* driver_alloc(size_t rounded, size_t requested);
+  void* driver_alloc(BlockCache& cache, size_t rounded, size_t requested);
 
   int device_;
   mutable std::mutex mutex_;
   BlockCache cache_;
+  std::vector<std::unique_ptr<BlockCache>> pools_;
+  BlockCache* active_ = &cache_;
 };
 
 // Page-locked (pinned) host memory, so host<->device copies can be asynchronous and run at full

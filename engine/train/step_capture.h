@@ -1,0 +1,58 @@
+#pragma once
+// CUDA graphs for the training step: each micro-batch's device work (forward, loss, backward)
+// is captured once per distinct situation and replayed afterwards, one graph launch instead of
+// hundreds of kernel launches. A situation (StepKey) is everything the capture bakes in: the
+// upload slot the input comes from, the micro-batch index (its loss slot), the batch rows, the
+// activation arena's address and the loss scale. A key is run eagerly `warmup` times before it
+// is captured (cuDNN plans, workspace and scratch sizes settle first).
+//
+// Where capture is impossible it is not used, and one log line says why: a CPU run, a build
+// without CUDA, a graph with dropout (its masks depend on the step counter, a host value the
+// capture would freeze), `train.cuda_graphs: false`, or a capture that fails (the message is the
+// CUDA error); after a failure the rest of the run is eager.
+//
+// The optimizer step, the gradient check and the loss-scale update stay outside: they depend
+// on values that change every step (learning rate, Adam's step count) and read results back.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+
+#include "engine/graph/graph.h"
+
+namespace te {
+
+struct StepKey {
+  int slot = 0;
+  int64_t micro = 0, rows = 0;
+  const void* arena = nullptr;
+  const void* input = nullptr;
+  double loss_scale = 1.0;
+  bool operator<(const StepKey& o) const {
+    return std::tie(slot, micro, rows, arena, input, loss_scale) <
+           std::tie(o.slot, o.micro, o.rows, o.arena, o.input, o.loss_scale);
+  }
+};
+
+class StepCapture {
+ public:
+  // `wanted`: train.cuda_graphs. Decides at once whether capture can apply to this graph.
+  StepCapture(bool wanted, const Graph& graph, int warmup = 2);
+  ~StepCapture();
+
+  bool active() const { return active_; }
+  // Runs `device_work` for `key`: replayed, captured (then replayed), or eager.
+  void run(const StepKey& key, const std::function<void()>& device_work);
+  int64_t replays() const { return replays_; }
+
+ private:
+  struct Entry;
+  bool active_ = false;
+  int warmup_;
+  int64_t replays_ = 0;
+  std::map<StepKey, std::unique_ptr<Entry>> entries_;
+};
+
+}  // namespace te
