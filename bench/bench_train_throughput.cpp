@@ -30,6 +30,7 @@
 #include "engine/core/philox.h"
 #include "engine/graph/graph.h"
 #include "engine/optim/optimizer.h"
+#include "engine/train/step_capture.h"
 #include "kernels/cast.h"
 #include "kernels/softmax_xent.h"
 #ifdef TE_WITH_CUDA
@@ -48,6 +49,7 @@ struct Options {
   std::string precision = "fp32";
   bool channels_last = false;
   bool tf32 = false, deterministic = false, autotune = false, json = false;
+  bool cuda_graphs = true;  // as the trainer: forward/loss/backward replayed from a CUDA graph
 };
 
 constexpr int kExitNoGpu = 3;
@@ -149,8 +151,8 @@ int run(const Options& o) {
   ctx.training = true;
 
   double last_loss = 0;
-  auto step = [&](int i) {
-    ctx.step = static_cast<uint64_t>(i);
+  te::StepCapture capture(o.cuda_graphs, *graph);
+  auto device_work = [&] {
     const te::Tensor* out = &graph->forward(images, ctx);
     if (graph->mixed_precision()) {  // the loss on an f32 copy, as the trainer does
       te::ops::cast_scale(*out, logits32, 1.0);
@@ -168,13 +170,21 @@ int run(const Options& o) {
       last_loss = te::ops::softmax_xent_forward(logits, labels, 0.0, probs);
       te::ops::softmax_xent_backward(probs, labels, 0.0, 1.0, dlogits);
     }
-    graph->zero_grad();
     if (graph->mixed_precision()) {
       te::ops::cast_scale(dlogits, dlogits_lowp, 1.0);
       graph->backward(dlogits_lowp, ctx);
     } else {
       graph->backward(dlogits, ctx);
     }
+  };
+  auto step = [&](int i) {
+    ctx.step = static_cast<uint64_t>(i);
+    graph->zero_grad();
+    te::StepKey key;
+    key.rows = o.batch;
+    key.arena = graph->arena_address();
+    key.input = images.raw();
+    capture.run(key, device_work);
     graph->finish_backward(1.0 / loss_scale);
     optimizer->step(graph->parameters(), graph->gradients(), 0.1);
     graph->sync_compute_params();
@@ -202,11 +212,12 @@ int run(const Options& o) {
   if (o.json) {
     std::printf("{\"engine\": \"te\", \"model\": \"%s\", \"batch\": %lld, \"size\": %lld, "
                 "\"device\": \"%s\", \"precision\": \"%s\", \"channels_last\": false, "
-                "\"tf32\": %s, \"autotune\": %s, \"warmup\": %d, \"steps\": %d, "
+                "\"tf32\": %s, \"autotune\": %s, \"cuda_graphs\": %s, \"warmup\": %d, \"steps\": %d, "
                 "\"images_per_s\": %.1f, \"ms_per_step\": %.2f, \"peak_mib\": %.1f, "
                 "\"peak_reserved_mib\": %.1f, \"loss\": %.5f}\n",
                 o.model.c_str(), (long long)o.batch, (long long)o.size, device.str().c_str(),
-                o.precision.c_str(), o.tf32 ? "true" : "false", o.autotune ? "true" : "false", o.warmup, o.steps,
+                o.precision.c_str(), o.tf32 ? "true" : "false", o.autotune ? "true" : "false",
+                capture.active() ? "true" : "false", o.warmup, o.steps,
                 images_per_s, ms_per_step, peak_mib, peak_reserved_mib, last_loss);
   } else {
     char peak[96] = "peak device memory n/a (not a GPU run)";
@@ -244,6 +255,8 @@ int main(int argc, char** argv) {
   app.add_flag("--deterministic", o.deterministic, "deterministic cuDNN algorithms only");
   app.add_flag("--autotune", o.autotune, "time cuDNN engines per shape instead of heuristics");
   app.add_flag("--json", o.json, "print one JSON line");
+  app.add_flag("!--no-cuda-graphs", o.cuda_graphs,
+               "run forward/loss/backward eagerly instead of replaying a captured CUDA graph");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
