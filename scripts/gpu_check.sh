@@ -10,6 +10,9 @@
 #
 #   scripts/gpu_check.sh             build + all tests + doctor + benchmarks
 #   scripts/gpu_check.sh --sanitize  build + the GPU tests under compute-sanitizer (memcheck)
+#   scripts/gpu_check.sh --catdog    build + configs/catdog.yaml trained in fp32 and in bf16 from
+#                                    the shards of scripts/pack_catdog.sh (data/catdog-shards,
+#                                    carried to the GPU machine: the data set itself is not there)
 #
 # Environment: BUILD_DIR (default build-gpu), CUDA_ARCH (default 90), OUT (if set, logs and the
 # summary are copied there), AUTOTUNE=1 (benchmark with timed cuDNN engine search on both sides:
@@ -20,11 +23,13 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT" || exit 1
 SANITIZE=0
+CATDOG=0
 for arg in "$@"; do
   case "$arg" in
     --sanitize) SANITIZE=1 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
-    *) echo "unknown argument: $arg (expected --sanitize)" >&2; exit 2 ;;
+    --catdog) CATDOG=1 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $arg (expected --sanitize or --catdog)" >&2; exit 2 ;;
   esac
 done
 BUILD="${BUILD_DIR:-$ROOT/build-gpu}"
@@ -108,6 +113,28 @@ if [ "$SANITIZE" = 1 ]; then
   fi
   note "memcheck" "exit $rc in $(( $(date +%s) - T0 )) s: ${RESULT:-no summary}; $PASSED tests ok, $SKIPPED skipped"
   finish $STATUS
+fi
+
+if [ "$CATDOG" = 1 ]; then
+  # The catdog target (>= 90% validation accuracy) and the bf16 check (within 1 point of fp32).
+  SHARDS="${CATDOG_SHARDS:-$ROOT/data/catdog-shards}"
+  if [ ! -d "$SHARDS/train" ] || [ ! -d "$SHARDS/val" ]; then
+    note "catdog" "no shards at $SHARDS (run scripts/pack_catdog.sh and carry data/catdog-shards)"
+    finish 1
+  fi
+  for precision in fp32 bf16; do
+    T0=$(date +%s)
+    RUN="$BUILD/catdog-$precision"
+    rm -rf "$RUN"
+    timeout "${CATDOG_TIMEOUT:-240}" "$BUILD/engine/cli/trainer" --config "$ROOT/configs/catdog.yaml"       --device cuda --out "$RUN" --set "data.train=$SHARDS/train" --set "data.val=$SHARDS/val"       --set "data.workers=${CATDOG_WORKERS:-12}" --set "train.precision=$precision"       --set logging.progress=plain > "$LOGS/catdog-$precision.log" 2>&1
+    rc=$?
+    grep -E 'precision:|CUDA graphs|memory plan' "$LOGS/catdog-$precision.log" | head -n 4
+    grep -E 'epoch [0-9]+/[0-9]+:' "$LOGS/catdog-$precision.log" | tail -n 3
+    DONE="$(grep -m1 -o 'done: .*' "$LOGS/catdog-$precision.log")"
+    [ $rc -ne 0 ] && { show_tail "$LOGS/catdog-$precision.log" 30; STATUS=1; }
+    note "catdog $precision" "exit $rc in $(( $(date +%s) - T0 )) s: ${DONE:-no result}"
+  done
+  finish "${STATUS:-0}"
 fi
 
 # ---- tests ----
