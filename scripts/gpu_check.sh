@@ -134,6 +134,20 @@ if [ "$CATDOG" = 1 ]; then
     [ $rc -ne 0 ] && { show_tail "$LOGS/catdog-$precision.log" 30; STATUS=1; }
     note "catdog $precision" "exit $rc in $(( $(date +%s) - T0 )) s: ${DONE:-no result}"
   done
+  # The input pipeline against synthetic data: resnet18, 128 px, batch 256, bf16, from the
+  # shards (the loader's workers decode and augment) and from device-resident random data.
+  T0=$(date +%s)
+  RUN="$BUILD/catdog-pipeline"
+  rm -rf "$RUN"
+  timeout 180 "$BUILD/engine/cli/trainer" --config "$ROOT/configs/catdog.yaml" --device cuda \
+    --out "$RUN" --set "data.train=$SHARDS/train" --set "data.val=$SHARDS/val" \
+    --set "data.workers=${CATDOG_WORKERS:-14}" --set data.batch_size=256 --set train.epochs=8 \
+    --set train.eval_every_epochs=1000 --set train.precision=bf16 --set logging.progress=plain \
+    --set checkpoint.every_epochs=0 > "$LOGS/catdog-pipeline.log" 2>&1
+  FED="$(grep -E 'epoch 8/8:' "$LOGS/catdog-pipeline.log" | grep -o '[0-9]* img/s' | head -n 1)"
+  SYNTH="$(timeout 120 "$BUILD/bench/bench_train_throughput" --model resnet18 --size 128 --batch 256 \
+    --classes 2 --precision bf16 2>&1 | grep -o '[0-9.]* images/s' | head -n 1)"
+  note "pipeline" "resnet18 128 px b256 bf16: ${FED:-no result} from shards (epoch 8) vs ${SYNTH:-no result} synthetic; $(( $(date +%s) - T0 )) s"
   finish "${STATUS:-0}"
 fi
 
