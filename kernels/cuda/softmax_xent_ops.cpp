@@ -78,9 +78,14 @@ double softmax_xent_forward_backward(const Tensor& logits, const Tensor& labels,
                       &grad_logits, scale);
 }
 
-void softmax_xent_fused_async(const Tensor& logits, const Tensor& labels, double label_smoothing,
-                              double scale, Tensor& probs, Tensor& grad_logits, Tensor& loss_sum) {
-  const char* op = "softmax_xent_fused_async";
+namespace {
+// The loss and its gradient in one kernel plus a sum of the row losses, never waiting for the
+// GPU; with `correct`/`bad_row`, also the arg-max count and the bad-label row
+// (softmax_xent_train).
+void loss_and_gradient_async(const char* op, const Tensor& logits, const Tensor& labels,
+                             double label_smoothing, double scale, Tensor& probs,
+                             Tensor& grad_logits, Tensor& loss_sum, Tensor* correct,
+                             Tensor* bad_row) {
   const Rows r = rows_of(op, logits);
   const float* x = f32_ptr(logits, op, "logits");
   const int32_t* l = labels_ptr(op, labels, r.n);
@@ -90,13 +95,37 @@ void softmax_xent_fused_async(const Tensor& logits, const Tensor& labels, double
   require_shape(grad_logits, logits.shape(), op, "grad_logits");
   double* sum = typed_ptr<double>(loss_sum, DType::F64, op, "loss_sum");
   require_numel(loss_sum, 1, op, "loss_sum");
+  unsigned long long* count = nullptr;
+  int* bad = nullptr;
+  if (correct) {
+    count = reinterpret_cast<unsigned long long*>(typed_ptr<int64_t>(*correct, DType::I64, op, "correct"));
+    require_numel(*correct, 1, op, "correct");
+  }
+  if (bad_row) {
+    bad = typed_ptr<int32_t>(*bad_row, DType::I32, op, "bad_row");
+    require_numel(*bad_row, 1, op, "bad_row");
+  }
   if (r.n == 0) return;
   Tensor losses = device_scratch(Shape{r.n}, DType::F64);
   const float grad_scale = static_cast<float>(scale / static_cast<double>(r.n));
   launch::softmax_xent(x, l, r.n, r.k, static_cast<float>(label_smoothing), p,
-                       static_cast<double*>(losses.raw()), g, grad_scale, nullptr,
-                       compute_stream());
+                       static_cast<double*>(losses.raw()), g, grad_scale, bad, compute_stream());
   launch::sum_f64(static_cast<double*>(losses.raw()), r.n, sum, compute_stream());
+  if (count) launch::count_correct(x, l, r.n, r.k, count, compute_stream());
+}
+}  // namespace
+
+void softmax_xent_fused_async(const Tensor& logits, const Tensor& labels, double label_smoothing,
+                              double scale, Tensor& probs, Tensor& grad_logits, Tensor& loss_sum) {
+  loss_and_gradient_async("softmax_xent_fused_async", logits, labels, label_smoothing, scale,
+                          probs, grad_logits, loss_sum, nullptr, nullptr);
+}
+
+void softmax_xent_train(const Tensor& logits, const Tensor& labels, double label_smoothing,
+                        double scale, Tensor& probs, Tensor& grad_logits, Tensor& loss_sum,
+                        Tensor& correct, Tensor& bad_row) {
+  loss_and_gradient_async("softmax_xent_train", logits, labels, label_smoothing, scale, probs,
+                          grad_logits, loss_sum, &correct, &bad_row);
 }
 
 void softmax_xent_backward(const Tensor& probs, const Tensor& labels, double label_smoothing,
@@ -136,32 +165,6 @@ int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   unsigned long long host = 0;
   read_back(&host, c, sizeof(host));
   return static_cast<int64_t>(host);
-}
-
-void softmax_xent_train(const Tensor& logits, const Tensor& labels, double label_smoothing,
-                        double scale, Tensor& probs, Tensor& grad_logits, Tensor& loss_sum,
-                        Tensor& correct, Tensor& bad_row) {
-  const char* op = "softmax_xent_train";
-  const Rows r = rows_of(op, logits);
-  const float* x = f32_ptr(logits, op, "logits");
-  const int32_t* l = labels_ptr(op, labels, r.n);
-  float* p = f32_ptr(probs, op, "probs");
-  float* g = f32_ptr(grad_logits, op, "grad_logits");
-  require_shape(probs, logits.shape(), op, "probs");
-  require_shape(grad_logits, logits.shape(), op, "grad_logits");
-  double* sum = typed_ptr<double>(loss_sum, DType::F64, op, "loss_sum");
-  require_numel(loss_sum, 1, op, "loss_sum");
-  auto* count = reinterpret_cast<unsigned long long*>(typed_ptr<int64_t>(correct, DType::I64, op, "correct"));
-  require_numel(correct, 1, op, "correct");
-  int* bad = typed_ptr<int32_t>(bad_row, DType::I32, op, "bad_row");
-  require_numel(bad_row, 1, op, "bad_row");
-  if (r.n == 0) return;
-  Tensor losses = device_scratch(Shape{r.n}, DType::F64);
-  const float grad_scale = static_cast<float>(scale / static_cast<double>(r.n));
-  launch::softmax_xent(x, l, r.n, r.k, static_cast<float>(label_smoothing), p,
-                       static_cast<double*>(losses.raw()), g, grad_scale, bad, compute_stream());
-  launch::sum_f64(static_cast<double*>(losses.raw()), r.n, sum, compute_stream());
-  launch::count_correct(x, l, r.n, r.k, count, compute_stream());
 }
 
 }  // namespace te::ops::cuda
