@@ -75,6 +75,19 @@ YAML::Node complete_from_data(const YAML::Node& root, const std::string& path) {
   return model;
 }
 
+// train.precision (fp32, bf16, fp16) as the activations' dtype; fp32 when absent.
+DType compute_dtype(const YAML::Node& root, const std::string& path) {
+  const YAML::Node train = root["train"];
+  if (!train || !train.IsMap() || !train["precision"]) return DType::F32;
+  const YAML::Node v = train["precision"];
+  const std::string p = v.IsScalar() ? v.as<std::string>() : "";
+  if (p == "fp32") return DType::F32;
+  if (p == "bf16") return DType::BF16;
+  if (p == "fp16") return DType::F16;
+  throw ConfigError(yaml_location(path, v) + ": train.precision: expected fp32, bf16 or fp16, got '" +
+                    YAML::Dump(v) + "'");
+}
+
 int run_info(const std::string& path, int64_t batch) {
   const YAML::Node root = load_yaml(path);
   if (!root.IsMap() || !root["model"])
@@ -86,6 +99,7 @@ int run_info(const std::string& path, int64_t batch) {
   if (batch <= 0) batch = data_int(root, "batch_size", 64, path);
   GraphOptions options;
   options.initialize = false;  // the table needs shapes, not values
+  if (const DType c = compute_dtype(root, path); c != DType::F32) options.compute_dtype = c;
   const auto graph = Graph::build(model, path, {spec.in_channels, size, size}, options);
   std::cout << "model: " << (spec.preset.empty() ? "layers from " + path : spec.preset)
             << ", input " << Shape{spec.in_channels, size, size}.str() << ", output "
@@ -95,7 +109,8 @@ int run_info(const std::string& path, int64_t batch) {
   options.inference_only = true;
   const auto inference = Graph::build(model, path, {spec.in_channels, size, size}, options);
   std::set<int64_t> batches = {1, 8, 32, 64, 128, 256, batch};
-  std::cout << "\nmemory plan (MiB; activations and their gradients, one arena each):\n"
+  std::cout << "\nmemory plan (MiB; activations and their gradients in " << dtype_name(graph->compute_dtype())
+            << ", one arena each):\n"
             << fmt::format("{:>6}  {:>14}  {:>13}  {:>15}  {:>15}\n", "batch", "training arena",
                            "without reuse", "saved by layers", "inference arena");
   const double mib = 1.0 / (1 << 20);
