@@ -1,7 +1,8 @@
 #pragma once
 // Element-wise activations: ReLU, GELU (exact erf form, PyTorch's default, or the tanh
 // approximation) and SiLU (x * sigmoid(x)). Forward y = f(x); backward dx = dy * f'(x).
-// The CPU implementation is templated over float and double (double for gradient checks).
+// The CPU implementation is templated over float and double (double for gradient checks); the
+// CUDA one takes f32, bf16 or f16 (x, y, dy, dx of one call in one dtype; float math inside).
 #include "engine/core/tensor.h"
 #include "kernels/dispatch.h"
 

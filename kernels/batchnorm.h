@@ -7,6 +7,8 @@
 //   eval:     the same with running_mean / running_var.
 // weight/bias are [C] or nullptr (affine=false: w = 1, b = 0). Every float tensor has x's dtype
 // (f32 or f64); per-channel sums are taken in double. Parameter gradients are always added.
+// CUDA also takes bf16 or f16 x, y, dy, dx (one dtype per call); the per-channel tensors
+// (weight, bias, running and saved statistics, dweight, dbias) stay f32 then.
 #include "engine/core/tensor.h"
 #include "kernels/dispatch.h"
 

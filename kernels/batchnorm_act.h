@@ -10,7 +10,9 @@
 //   dresidual = dz,  dx = BN backward of dz,  dweight += sum(dz * xhat),  dbias += sum(dz).
 // dx, dresidual, dweight, dbias may each be nullptr (not wanted); dx and dresidual are
 // overwritten or, with their accumulate flag, added to. residual and dresidual have x's
-// shape. Every float tensor has x's dtype (the CPU takes f32 or f64, CUDA f32).
+// shape. Every float tensor has x's dtype (the CPU takes f32 or f64, CUDA f32), except that
+// CUDA also takes bf16 or f16 x, residual, y, dy, dx, dresidual (one dtype per call) with the
+// per-channel tensors (weight, bias, statistics, dweight, dbias) in f32.
 #include "engine/core/tensor.h"
 #include "kernels/dispatch.h"
 

@@ -2,6 +2,7 @@
 // Concatenation along one axis of row-major tensors that agree on every other dimension.
 // Viewing each tensor as [outer, dim(axis) * inner], the output row o is the inputs' rows o
 // placed side by side; backward slices grad_output the same way.
+// All tensors share one dtype (CPU f32 or f64; CUDA f32, bf16 or f16).
 #include <vector>
 
 #include "engine/core/tensor.h"

@@ -4,6 +4,8 @@
 //   element i uses the (i % 4)-th 32-bit draw u of CounterRng(key, stream, i / 4)
 //   (engine/core/philox.h); it is kept iff float((u >> 8) * 2^-24) >= float(p).
 // Layers pass key = f(seed, layer name) and stream = training step.
+// Dtypes: input and output share one (CPU f32 or f64; CUDA f32, bf16 or f16, the mask being
+// the same for every dtype).
 #include <cstdint>
 
 #include "engine/core/tensor.h"

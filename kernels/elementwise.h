@@ -1,8 +1,8 @@
 #pragma once
 // Element-wise sums and copies: the forward of Add (y = x0 + x1 + ...) and the gradient
 // plumbing of layers whose backward passes grad_output through unchanged (dst = src or
-// dst += src, for GradMode::Overwrite / Accumulate). All tensors have the same numel and a
-// float dtype (f32 or f64).
+// dst += src, for GradMode::Overwrite / Accumulate). All tensors have the same numel and one
+// float dtype (CPU: f32 or f64; CUDA add_n and copy_or_add: f32, bf16 or f16).
 #include <vector>
 
 #include "engine/core/tensor.h"

@@ -3,8 +3,9 @@
 // them) -> float NCHW, out[n,c,h,w] = (in[n,h,w,c] / 255 - mean[c]) / std[c], with mean and std
 // in [0, 1] units (torchvision's convention). Done on the device once the batch is there, so
 // 4x fewer bytes cross PCIe than with float batches.
-// `out` must be [N, C, H, W], F32 (or F64 on the CPU, for tests), on the input's device; an
-// undefined `out` is allocated. mean/std have C entries (or 1, broadcast).
+// `out` must be [N, C, H, W], F32 (or F64 on the CPU, for tests; BF16 or F16 on CUDA, for
+// mixed precision: computed in float, rounded once), on the input's device; an undefined `out`
+// is allocated as F32. mean/std have C entries (or 1, broadcast).
 #include <vector>
 
 #include "engine/core/tensor.h"

@@ -1,6 +1,7 @@
 #pragma once
 // 2-D pooling (PyTorch's MaxPool2d / AvgPool2d semantics, NCHW) and global average pooling
 // (torchvision's avgpool + flatten: [N, C, H, W] -> [N, C]).
+// x, y, dy, dx share one float dtype (CPU f32 or f64; CUDA f32, bf16 or f16); argmax is i32.
 #include <cstdint>
 
 #include "engine/core/tensor.h"

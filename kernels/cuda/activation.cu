@@ -4,12 +4,18 @@
 //   GELU  y = x * Phi(x) (erf form)          dx = dy * (Phi(x) + x * phi(x))
 //   GELUTanh y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
 //   SiLU  y = x * sigmoid(x)                 dx = dy * s (1 + x (1 - s))
+// Templates over the storage type T (storage.cuh): x, y, dy, dx are T, the formulas run in
+// float, each stored value is rounded once.
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
 #include "kernels/cuda/launchers.h"
+#include "kernels/cuda/storage.cuh"
 
 namespace te::cuda::launch {
 namespace {
+using dev::load;
+using dev::store;
+
 constexpr float kInvSqrt2 = 0.70710678118654752440f;
 constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
 constexpr float kSqrt2OverPi = 0.79788456080286535588f;
@@ -35,49 +41,58 @@ __device__ inline float act_grad(float x, float y) {
   return s * (1.0f + x * (1.0f - s));
 }
 
-template <int Kind>
-__global__ void forward_kernel(const float* x, float* y, int64_t n) {
+template <int Kind, typename T>
+__global__ void forward_kernel(const T* x, T* y, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x)
-    y[i] = act<Kind>(x[i]);
+    store(y, i, act<Kind>(load(x, i)));
 }
 
 // ReLU reads only y (x may be null); the others read only x.
-template <int Kind>
-__global__ void backward_kernel(const float* x, const float* y, const float* dy, float* dx,
-                                int64_t n, bool accumulate) {
+template <int Kind, typename T>
+__global__ void backward_kernel(const T* x, const T* y, const T* dy, T* dx, int64_t n,
+                                bool accumulate) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const float g = Kind == 0 ? act_grad<0>(0.0f, y[i]) : act_grad<Kind>(x[i], 0.0f);
-    const float v = dy[i] * g;
-    dx[i] = accumulate ? dx[i] + v : v;
+    const float g = Kind == 0 ? act_grad<0>(0.0f, load(y, i)) : act_grad<Kind>(load(x, i), 0.0f);
+    const float v = load(dy, i) * g;
+    store(dx, i, accumulate ? load(dx, i) + v : v);
   }
 }
 }  // namespace
 
-void activation_forward(int kind, const float* x, float* y, int64_t n, cudaStream_t s) {
+template <typename T>
+void activation_forward(int kind, const T* x, T* y, int64_t n, cudaStream_t s) {
   if (n == 0) return;
   const unsigned g = dev::grid_for(n);
   switch (kind) {
-    case 0: forward_kernel<0><<<g, dev::kThreads, 0, s>>>(x, y, n); break;
-    case 1: forward_kernel<1><<<g, dev::kThreads, 0, s>>>(x, y, n); break;
-    case 2: forward_kernel<2><<<g, dev::kThreads, 0, s>>>(x, y, n); break;
-    default: forward_kernel<3><<<g, dev::kThreads, 0, s>>>(x, y, n); break;
+    case 0: forward_kernel<0, T><<<g, dev::kThreads, 0, s>>>(x, y, n); break;
+    case 1: forward_kernel<1, T><<<g, dev::kThreads, 0, s>>>(x, y, n); break;
+    case 2: forward_kernel<2, T><<<g, dev::kThreads, 0, s>>>(x, y, n); break;
+    default: forward_kernel<3, T><<<g, dev::kThreads, 0, s>>>(x, y, n); break;
   }
   TE_CUDA_CHECK_LAUNCH("activation forward_kernel");
 }
 
-void activation_backward(int kind, const float* x, const float* y, const float* dy, float* dx,
+template <typename T>
+void activation_backward(int kind, const same_t<T>* x, const same_t<T>* y, const T* dy, T* dx,
                          int64_t n, bool accumulate, cudaStream_t s) {
   if (n == 0) return;
   const unsigned g = dev::grid_for(n);
   switch (kind) {
-    case 0: backward_kernel<0><<<g, dev::kThreads, 0, s>>>(x, y, dy, dx, n, accumulate); break;
-    case 1: backward_kernel<1><<<g, dev::kThreads, 0, s>>>(x, y, dy, dx, n, accumulate); break;
-    case 2: backward_kernel<2><<<g, dev::kThreads, 0, s>>>(x, y, dy, dx, n, accumulate); break;
-    default: backward_kernel<3><<<g, dev::kThreads, 0, s>>>(x, y, dy, dx, n, accumulate); break;
+    case 0: backward_kernel<0, T><<<g, dev::kThreads, 0, s>>>(x, y, dy, dx, n, accumulate); break;
+    case 1: backward_kernel<1, T><<<g, dev::kThreads, 0, s>>>(x, y, dy, dx, n, accumulate); break;
+    case 2: backward_kernel<2, T><<<g, dev::kThreads, 0, s>>>(x, y, dy, dx, n, accumulate); break;
+    default: backward_kernel<3, T><<<g, dev::kThreads, 0, s>>>(x, y, dy, dx, n, accumulate); break;
   }
   TE_CUDA_CHECK_LAUNCH("activation backward_kernel");
 }
+
+#define TE_INSTANTIATE(T)                                                                   \
+  template void activation_forward<T>(int, const T*, T*, int64_t, cudaStream_t);           \
+  template void activation_backward<T>(int, const T*, const T*, const T*, T*, int64_t, bool, \
+                                       cudaStream_t);
+TE_FOR_EACH_STORAGE_TYPE(TE_INSTANTIATE)
+#undef TE_INSTANTIATE
 
 }  // namespace te::cuda::launch

@@ -1,8 +1,10 @@
-// Tensor-level activations and dropout (kernels/activation.h, kernels/dropout.h).
+// Tensor-level activations and dropout (kernels/activation.h, kernels/dropout.h). x, y, dy, dx
+// of one call are f32, bf16 or f16, all the same (storage_args.h).
 #include <string>
 
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/ops_cuda.h"
+#include "kernels/cuda/storage_args.h"
 #include "kernels/cuda/tensor_args.h"
 
 namespace te::ops::cuda {
@@ -27,44 +29,65 @@ void check_p(const char* op, double p) {
 
 void activation_forward(ActivationKind kind, const Tensor& x, Tensor& y) {
   const char* op = "activation_forward";
-  const float* xp = f32_ptr(x, op, "x");
-  float* yp = f32_ptr(y, op, "y");
+  const int code = kind_code(kind);
+  const StorageDType st(op, x, "x");
+  st.check(y, "y");
   require_numel(y, x.numel(), op, "y");
-  launch::activation_forward(kind_code(kind), xp, yp, x.numel(), compute_stream());
+  st.dispatch([&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch::activation_forward(code, st.ptr<T>(x, "x"), st.ptr<T>(y, "y"), x.numel(),
+                               compute_stream());
+  });
 }
 
 void activation_backward(ActivationKind kind, const Tensor& x, const Tensor& y, const Tensor& dy,
                          Tensor& dx, bool accumulate) {
   const char* op = "activation_backward";
   const int code = kind_code(kind);
-  // ReLU reads only y, the others only x (like the CPU backend).
-  const float* xp = code == 0 ? nullptr : f32_ptr(x, op, "x");
-  const float* yp = code == 0 ? f32_ptr(y, op, "y") : nullptr;
-  const Tensor& read = code == 0 ? y : x;
-  const float* dyp = f32_ptr(dy, op, "dy");
-  float* dxp = f32_ptr(dx, op, "dx");
+  // ReLU reads only y, the others only x (like the CPU backend); the unread one may be
+  // undefined and is not checked.
+  const bool relu = code == 0;
+  const Tensor& read = relu ? y : x;
+  const char* read_name = relu ? "y" : "x";
+  const StorageDType st(op, dy, "dy");
+  st.check(read, read_name);
+  st.check(dx, "dx");
   require_numel(dy, read.numel(), op, "dy");
   require_numel(dx, read.numel(), op, "dx");
-  launch::activation_backward(code, xp, yp, dyp, dxp, dy.numel(), accumulate, compute_stream());
+  st.dispatch([&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* rp = st.ptr<T>(read, read_name);
+    launch::activation_backward(code, relu ? nullptr : rp, relu ? rp : nullptr,
+                                st.ptr<T>(dy, "dy"), st.ptr<T>(dx, "dx"), dy.numel(), accumulate,
+                                compute_stream());
+  });
 }
 
 void dropout_forward(const Tensor& x, Tensor& y, double p, uint64_t key, uint64_t stream) {
   const char* op = "dropout_forward";
   check_p(op, p);
-  const float* xp = f32_ptr(x, op, "x");
-  float* yp = f32_ptr(y, op, "y");
+  const StorageDType st(op, x, "x");
+  st.check(y, "y");
   require_numel(y, x.numel(), op, "y");
-  launch::dropout(xp, yp, x.numel(), p, key, stream, false, compute_stream());
+  st.dispatch([&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch::dropout(st.ptr<T>(x, "x"), st.ptr<T>(y, "y"), x.numel(), p, key, stream, false,
+                    compute_stream());
+  });
 }
 
 void dropout_backward(const Tensor& dy, Tensor& dx, double p, uint64_t key, uint64_t stream,
                       bool accumulate) {
   const char* op = "dropout_backward";
   check_p(op, p);
-  const float* dyp = f32_ptr(dy, op, "dy");
-  float* dxp = f32_ptr(dx, op, "dx");
+  const StorageDType st(op, dy, "dy");
+  st.check(dx, "dx");
   require_numel(dx, dy.numel(), op, "dx");
-  launch::dropout(dyp, dxp, dy.numel(), p, key, stream, accumulate, compute_stream());
+  st.dispatch([&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch::dropout(st.ptr<T>(dy, "dy"), st.ptr<T>(dx, "dx"), dy.numel(), p, key, stream,
+                    accumulate, compute_stream());
+  });
 }
 
 }  // namespace te::ops::cuda

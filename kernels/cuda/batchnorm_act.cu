@@ -18,36 +18,45 @@
 //   double and meet in a block reduction; the block writes the partial pair
 //   partials[(c * splits + j) * 2 + {0, 1}], the layout bn_backward_finalize adds up in order.
 //   Fixed splits and orders make every result repeat exactly.
+//
+// Storage types: x, r, y, dy, dx, dr are the template type T (float, bf16 or f16;
+// storage.cuh), read into float and rounded once when stored (so y = act(z) is z rounded once:
+// the residual add and the ReLU happen in float); coef, mean, invstd are float.
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
 #include "kernels/cuda/launchers.h"
+#include "kernels/cuda/storage.cuh"
 
 namespace te::cuda::launch {
 namespace {
+using dev::load;
+using dev::store;
 
-__device__ inline float relu_grad_at_add(bool relu, const float* y, const float* dy, int64_t i) {
-  return relu ? (y[i] > 0.f ? dy[i] : 0.f) : dy[i];
+template <typename T>
+__device__ inline float relu_grad_at_add(bool relu, const T* y, const T* dy, int64_t i) {
+  return relu ? (load(y, i) > 0.f ? load(dy, i) : 0.f) : load(dy, i);
 }
 
 // coef: [2C], scale then shift (from bn_finalize_train or bn_eval_coef).
-template <bool Relu>
-__global__ void bn_act_apply_kernel(const float* x, const float* r, float* y, const float* coef,
-                                    int64_t n, int64_t c, int64_t hw) {
+template <bool Relu, typename T>
+__global__ void bn_act_apply_kernel(const T* x, const T* r, T* y, const float* coef, int64_t n,
+                                    int64_t c, int64_t hw) {
   for (int64_t plane = blockIdx.y; plane < n * c; plane += gridDim.y) {
     const int64_t ch = plane % c;
     const float a = coef[ch], b = coef[c + ch];
     const int64_t off = plane * hw;
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < hw;
          i += int64_t(gridDim.x) * blockDim.x) {
-      float z = x[off + i] * a + b;
-      if (r) z += r[off + i];
-      y[off + i] = Relu ? (z > 0.f ? z : 0.f) : z;  // NaN gives 0, like the relu layer
+      float z = load(x, off + i) * a + b;
+      if (r) z += load(r, off + i);
+      store(y, off + i, Relu ? (z > 0.f ? z : 0.f) : z);  // NaN gives 0, like the relu layer
     }
   }
 }
 
 // s1 = sum dz, s2 = sum dz * (x - mean) * invstd over the block's range (y null: dz = dy).
-__global__ void bn_act_backward_sums_kernel(const float* dy, const float* y, const float* x,
+template <typename T>
+__global__ void bn_act_backward_sums_kernel(const T* dy, const T* y, const T* x,
                                             const float* mean, const float* invstd, int64_t n,
                                             int64_t c, int64_t hw, int splits,
                                             double* partials) {
@@ -67,7 +76,7 @@ __global__ void bn_act_backward_sums_kernel(const float* dy, const float* y, con
     const int64_t idx = (img * c + ch) * hw + pos;
     const double dz = relu_grad_at_add(relu, y, dy, idx);
     s1 += dz;
-    s2 += dz * (double(x[idx]) - mu) * is;
+    s2 += dz * (double(load(x, idx)) - mu) * is;
     img += step_img;
     pos += step_pos;
     if (pos >= hw) {
@@ -84,11 +93,11 @@ __global__ void bn_act_backward_sums_kernel(const float* dy, const float* y, con
 }
 
 // coef: [3C], A, B, D from bn_backward_finalize. dx and dr are each optional.
-template <bool Relu>
-__global__ void bn_act_backward_apply_kernel(const float* dy, const float* y, const float* x,
-                                             float* dx, bool accumulate_dx, float* dr,
-                                             bool accumulate_dr, const float* coef, int64_t n,
-                                             int64_t c, int64_t hw) {
+template <bool Relu, typename T>
+__global__ void bn_act_backward_apply_kernel(const T* dy, const T* y, const T* x, T* dx,
+                                             bool accumulate_dx, T* dr, bool accumulate_dr,
+                                             const float* coef, int64_t n, int64_t c,
+                                             int64_t hw) {
   for (int64_t plane = blockIdx.y; plane < n * c; plane += gridDim.y) {
     const int64_t ch = plane % c;
     const float A = coef[ch], B = coef[c + ch], D = coef[2 * c + ch];
@@ -98,10 +107,10 @@ __global__ void bn_act_backward_apply_kernel(const float* dy, const float* y, co
       const int64_t k = off + i;
       const float dz = relu_grad_at_add(Relu, y, dy, k);
       if (dx) {
-        const float v = A * dz + B * x[k] + D;
-        dx[k] = accumulate_dx ? dx[k] + v : v;
+        const float v = A * dz + B * load(x, k) + D;
+        store(dx, k, accumulate_dx ? load(dx, k) + v : v);
       }
-      if (dr) dr[k] = accumulate_dr ? dr[k] + dz : dz;
+      if (dr) store(dr, k, accumulate_dr ? load(dr, k) + dz : dz);
     }
   }
 }
@@ -115,37 +124,51 @@ dim3 plane_grid(int64_t n, int64_t c, int64_t hw) {
 
 }  // namespace
 
-void bn_act_apply(const float* x, const float* r, float* y, const float* coef, int64_t n,
-                  int64_t c, int64_t hw, bool relu, cudaStream_t s) {
+template <typename T>
+void bn_act_apply(const T* x, const same_t<T>* r, T* y, const float* coef, int64_t n, int64_t c,
+                  int64_t hw, bool relu, cudaStream_t s) {
   if (n * c * hw == 0) return;
   if (relu)
-    bn_act_apply_kernel<true><<<plane_grid(n, c, hw), dev::kThreads, 0, s>>>(x, r, y, coef, n, c, hw);
+    bn_act_apply_kernel<true, T><<<plane_grid(n, c, hw), dev::kThreads, 0, s>>>(x, r, y, coef, n, c, hw);
   else
-    bn_act_apply_kernel<false><<<plane_grid(n, c, hw), dev::kThreads, 0, s>>>(x, r, y, coef, n, c, hw);
+    bn_act_apply_kernel<false, T><<<plane_grid(n, c, hw), dev::kThreads, 0, s>>>(x, r, y, coef, n, c, hw);
   TE_CUDA_CHECK_LAUNCH("bn_act_apply_kernel");
 }
 
-void bn_act_backward_sums(const float* dy, const float* y, const float* x, const float* mean,
+template <typename T>
+void bn_act_backward_sums(const T* dy, const same_t<T>* y, const T* x, const float* mean,
                           const float* invstd, int64_t n, int64_t c, int64_t hw, int splits,
                           double* partials, cudaStream_t s) {
   if (c == 0) return;
-  bn_act_backward_sums_kernel<<<dim3(static_cast<unsigned>(c), static_cast<unsigned>(splits)),
+  bn_act_backward_sums_kernel<T><<<dim3(static_cast<unsigned>(c), static_cast<unsigned>(splits)),
                                 dev::kThreads, 0, s>>>(dy, y, x, mean, invstd, n, c, hw, splits,
                                                        partials);
   TE_CUDA_CHECK_LAUNCH("bn_act_backward_sums_kernel");
 }
 
-void bn_act_backward_apply(const float* dy, const float* y, const float* x, float* dx,
-                           bool accumulate_dx, float* dr, bool accumulate_dr, const float* coef,
-                           int64_t n, int64_t c, int64_t hw, cudaStream_t s) {
+template <typename T>
+void bn_act_backward_apply(const T* dy, const same_t<T>* y, const T* x, same_t<T>* dx,
+                           bool accumulate_dx, same_t<T>* dr, bool accumulate_dr,
+                           const float* coef, int64_t n, int64_t c, int64_t hw, cudaStream_t s) {
   if (n * c * hw == 0 || (!dx && !dr)) return;
   if (y)
-    bn_act_backward_apply_kernel<true><<<plane_grid(n, c, hw), dev::kThreads, 0, s>>>(
+    bn_act_backward_apply_kernel<true, T><<<plane_grid(n, c, hw), dev::kThreads, 0, s>>>(
         dy, y, x, dx, accumulate_dx, dr, accumulate_dr, coef, n, c, hw);
   else
-    bn_act_backward_apply_kernel<false><<<plane_grid(n, c, hw), dev::kThreads, 0, s>>>(
+    bn_act_backward_apply_kernel<false, T><<<plane_grid(n, c, hw), dev::kThreads, 0, s>>>(
         dy, y, x, dx, accumulate_dx, dr, accumulate_dr, coef, n, c, hw);
   TE_CUDA_CHECK_LAUNCH("bn_act_backward_apply_kernel");
 }
+
+#define TE_INSTANTIATE(T)                                                                     \
+  template void bn_act_apply<T>(const T*, const T*, T*, const float*, int64_t, int64_t,         \
+                                int64_t, bool, cudaStream_t);                                   \
+  template void bn_act_backward_sums<T>(const T*, const T*, const T*, const float*,             \
+                                        const float*, int64_t, int64_t, int64_t, int, double*,  \
+                                        cudaStream_t);                                          \
+  template void bn_act_backward_apply<T>(const T*, const T*, const T*, T*, bool, T*, bool,      \
+                                         const float*, int64_t, int64_t, int64_t, cudaStream_t);
+TE_FOR_EACH_STORAGE_TYPE(TE_INSTANTIATE)
+#undef TE_INSTANTIATE
 
 }  // namespace te::cuda::launch

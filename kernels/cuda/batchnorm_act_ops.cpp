@@ -5,10 +5,13 @@
 //   forward eval:  coefficients from the running statistics -> apply
 //   backward:      sums of dz and dz * xhat (dz from dy and y on the fly) -> finalize
 //                  (dweight, dbias, dx coefficients) -> one pass writing dx and dr.
+// Dtypes (storage_args.h): x, residual, y, dy, dx, dresidual are f32, bf16 or f16, all the same;
+// weight, bias, the running and saved statistics, dweight and dbias are f32.
 #include <string>
 
 #include "kernels/batchnorm_act.h"
 #include "kernels/cuda/launchers.h"
+#include "kernels/cuda/storage_args.h"
 #include "kernels/cuda/tensor_args.h"
 
 namespace te::ops::cuda {
@@ -30,49 +33,61 @@ Dims dims_of(const char* op, const Tensor& x) {
   return d;
 }
 
-const float* optional_channel(const Tensor* t, const Dims& d, const char* op, const char* what) {
-  if (!t) return nullptr;
+// A per-channel f32 tensor ([C] elements) or null; checked before any pointer is taken.
+void check_channel(const Tensor* t, const Dims& d, const char* op, const char* what) {
+  if (!t) return;
+  require_f32_param(t, op, what);
   require_numel(*t, d.c, op, what);
-  return f32_ptr(*t, op, what);
 }
 
-float* channel_out(Tensor* t, const Dims& d, const char* op, const char* what) {
-  if (!t) return nullptr;
-  require_numel(*t, d.c, op, what);
-  return f32_ptr(*t, op, what);
-}
-
-// A full-size (x.numel()) f32 tensor, or null.
-float* full_size(const Tensor* t, const Tensor& x, const char* op, const char* what) {
-  if (!t) return nullptr;
+// A full-size (x.numel()) activation tensor of the call's dtype, or null.
+void check_full(const StorageDType& st, const Tensor* t, const Tensor& x, const char* op,
+                const char* what) {
+  if (!t) return;
+  st.check(*t, what);
   require_numel(*t, x.numel(), op, what);
-  return f32_ptr(*t, op, what);
 }
 
 bool is_relu(BatchNormActivation act) { return act == BatchNormActivation::ReLU; }
 
+// Checks every dtype and size of a backward call (the statistics are checked by the caller).
+StorageDType check_backward(const char* op, const Tensor& x, const Tensor& y, const Tensor& dy,
+                            const Tensor* weight, const Dims& d, BatchNormActivation act,
+                            const Tensor* dx, const Tensor* dresidual, const Tensor* dweight,
+                            const Tensor* dbias) {
+  StorageDType st(op, x, "x");
+  check_full(st, &dy, x, op, "dy");
+  if (is_relu(act)) check_full(st, &y, x, op, "y");  // None: y is not read
+  check_full(st, dx, x, op, "dx");
+  check_full(st, dresidual, x, op, "dresidual");
+  check_channel(weight, d, op, "weight");
+  check_channel(dweight, d, op, "dweight");
+  check_channel(dbias, d, op, "dbias");
+  return st;
+}
+
 // Backward for both modes given the statistics' mean and invstd on the device.
-void backward_common(const char* op, bool train, const Tensor& x, const Tensor& y,
-                     const Tensor& dy, const Tensor* weight, const float* mean,
+template <typename T>
+void backward_passes(const char* op, const StorageDType& st, bool train, const Tensor& x,
+                     const Tensor& y, const Tensor& dy, const Tensor* weight, const float* mean,
                      const float* invstd, const Dims& d, BatchNormActivation act, Tensor* dx,
                      bool accumulate_dx, Tensor* dresidual, bool accumulate_dresidual,
                      Tensor* dweight, Tensor* dbias) {
-  const float* xp = f32_ptr(x, op, "x");
-  const float* dyp = full_size(&dy, x, op, "dy");
-  const float* yp = is_relu(act) ? full_size(&y, x, op, "y") : nullptr;
-  const float* w = optional_channel(weight, d, op, "weight");
-  float* dw = channel_out(dweight, d, op, "dweight");
-  float* db = channel_out(dbias, d, op, "dbias");
-  float* dxp = full_size(dx, x, op, "dx");
-  float* drp = full_size(dresidual, x, op, "dresidual");
+  const T* xp = st.ptr<T>(x, "x");
+  const T* dyp = st.ptr<T>(dy, "dy");
+  const T* yp = is_relu(act) ? st.ptr<T>(y, "y") : nullptr;
+  T* dxp = st.ptr<T>(dx, "dx");
+  T* drp = st.ptr<T>(dresidual, "dresidual");
   const int splits = launch::channel_splits(d.n, d.c, d.hw, context().sm_count);
   Tensor partials = device_scratch(Shape{d.c * splits * 2}, DType::F64);
   launch::bn_act_backward_sums(dyp, yp, xp, mean, invstd, d.n, d.c, d.hw, splits,
                                static_cast<double*>(partials.raw()), compute_stream());
   Tensor coef = device_scratch(Shape{3 * d.c}, DType::F32);
   launch::bn_backward_finalize(static_cast<double*>(partials.raw()), splits, d.c, d.count(),
-                               train, w, mean, invstd, dw, db, static_cast<float*>(coef.raw()),
-                               compute_stream());
+                               train, f32_param_ptr(weight, op, "weight"), mean, invstd,
+                               f32_param_ptr(dweight, op, "dweight"),
+                               f32_param_ptr(dbias, op, "dbias"),
+                               static_cast<float*>(coef.raw()), compute_stream());
   launch::bn_act_backward_apply(dyp, yp, xp, dxp, accumulate_dx, drp, accumulate_dresidual,
                                 static_cast<float*>(coef.raw()), d.n, d.c, d.hw,
                                 compute_stream());
@@ -90,29 +105,40 @@ void batchnorm_act_forward_train(const Tensor& x, const Tensor* residual, const 
     throw ShapeError(std::string(op) + ": input " + x.shape().str() +
                      " has 1 value per channel; batch statistics need more than one (use a "
                      "batch larger than 1 or evaluation mode)");
-  const float* xp = f32_ptr(x, op, "x");
-  const float* rp = full_size(residual, x, op, "residual");
-  float* yp = full_size(&y, x, op, "y");
-  const float* w = optional_channel(weight, d, op, "weight");
-  const float* b = optional_channel(bias, d, op, "bias");
-  float* rm = channel_out(&running_mean, d, op, "running_mean");
-  float* rv = channel_out(&running_var, d, op, "running_var");
-  float* sm = channel_out(&save_mean, d, op, "save_mean");
-  float* si = channel_out(&save_invstd, d, op, "save_invstd");
+  const StorageDType st(op, x, "x");
+  check_full(st, residual, x, op, "residual");
+  check_full(st, &y, x, op, "y");
+  check_channel(weight, d, op, "weight");
+  check_channel(bias, d, op, "bias");
+  check_channel(&running_mean, d, op, "running_mean");
+  check_channel(&running_var, d, op, "running_var");
+  check_channel(&save_mean, d, op, "save_mean");
+  check_channel(&save_invstd, d, op, "save_invstd");
   int64_t* nbt = num_batches_tracked
                      ? typed_ptr<int64_t>(*num_batches_tracked, DType::I64, op,
                                           "num_batches_tracked")
                      : nullptr;
-  const int splits = launch::channel_splits(d.n, d.c, d.hw, context().sm_count);
-  Tensor partials = device_scratch(Shape{d.c * splits * 2}, DType::F64);
-  launch::channel_sums(0, xp, nullptr, nullptr, nullptr, d.n, d.c, d.hw, splits,
-                       static_cast<double*>(partials.raw()), compute_stream());
-  Tensor coef = device_scratch(Shape{2 * d.c}, DType::F32);
-  launch::bn_finalize_train(static_cast<double*>(partials.raw()), splits, d.c, d.count(),
-                            static_cast<float>(eps), static_cast<float>(momentum), w, b, rm, rv,
-                            nbt, sm, si, static_cast<float*>(coef.raw()), compute_stream());
-  launch::bn_act_apply(xp, rp, yp, static_cast<float*>(coef.raw()), d.n, d.c, d.hw, is_relu(act),
-                       compute_stream());
+  st.dispatch([&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* xp = st.ptr<T>(x, "x");
+    const T* rp = st.ptr<T>(residual, "residual");
+    T* yp = st.ptr<T>(y, "y");
+    const int splits = launch::channel_splits(d.n, d.c, d.hw, context().sm_count);
+    Tensor partials = device_scratch(Shape{d.c * splits * 2}, DType::F64);
+    launch::channel_sums<T>(0, xp, nullptr, nullptr, nullptr, d.n, d.c, d.hw, splits,
+                            static_cast<double*>(partials.raw()), compute_stream());
+    Tensor coef = device_scratch(Shape{2 * d.c}, DType::F32);
+    launch::bn_finalize_train(static_cast<double*>(partials.raw()), splits, d.c, d.count(),
+                              static_cast<float>(eps), static_cast<float>(momentum),
+                              f32_param_ptr(weight, op, "weight"), f32_param_ptr(bias, op, "bias"),
+                              f32_param_ptr(&running_mean, op, "running_mean"),
+                              f32_param_ptr(&running_var, op, "running_var"), nbt,
+                              f32_param_ptr(&save_mean, op, "save_mean"),
+                              f32_param_ptr(&save_invstd, op, "save_invstd"),
+                              static_cast<float*>(coef.raw()), compute_stream());
+    launch::bn_act_apply(xp, rp, yp, static_cast<float*>(coef.raw()), d.n, d.c, d.hw,
+                         is_relu(act), compute_stream());
+  });
 }
 
 void batchnorm_act_forward_eval(const Tensor& x, const Tensor* residual, const Tensor* weight,
@@ -121,18 +147,27 @@ void batchnorm_act_forward_eval(const Tensor& x, const Tensor* residual, const T
                                 Tensor& y) {
   const char* op = "batchnorm_act_forward_eval";
   const Dims d = dims_of(op, x);
-  const float* xp = f32_ptr(x, op, "x");
-  const float* rp = full_size(residual, x, op, "residual");
-  float* yp = full_size(&y, x, op, "y");
-  // coef: scale [C], shift [C], then the running mean and invstd (unused here).
-  Tensor coef = device_scratch(Shape{4 * d.c}, DType::F32);
-  float* cp = static_cast<float*>(coef.raw());
-  launch::bn_eval_coef(optional_channel(&running_mean, d, op, "running_mean"),
-                       optional_channel(&running_var, d, op, "running_var"),
-                       static_cast<float>(eps), optional_channel(weight, d, op, "weight"),
-                       optional_channel(bias, d, op, "bias"), d.c, cp, cp + 2 * d.c,
-                       cp + 3 * d.c, compute_stream());
-  launch::bn_act_apply(xp, rp, yp, cp, d.n, d.c, d.hw, is_relu(act), compute_stream());
+  const StorageDType st(op, x, "x");
+  check_full(st, residual, x, op, "residual");
+  check_full(st, &y, x, op, "y");
+  check_channel(weight, d, op, "weight");
+  check_channel(bias, d, op, "bias");
+  check_channel(&running_mean, d, op, "running_mean");
+  check_channel(&running_var, d, op, "running_var");
+  st.dispatch([&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* xp = st.ptr<T>(x, "x");
+    const T* rp = st.ptr<T>(residual, "residual");
+    T* yp = st.ptr<T>(y, "y");
+    // coef: scale [C], shift [C], then the running mean and invstd (unused here).
+    Tensor coef = device_scratch(Shape{4 * d.c}, DType::F32);
+    float* cp = static_cast<float*>(coef.raw());
+    launch::bn_eval_coef(f32_param_ptr(&running_mean, op, "running_mean"),
+                         f32_param_ptr(&running_var, op, "running_var"), static_cast<float>(eps),
+                         f32_param_ptr(weight, op, "weight"), f32_param_ptr(bias, op, "bias"), d.c,
+                         cp, cp + 2 * d.c, cp + 3 * d.c, compute_stream());
+    launch::bn_act_apply(xp, rp, yp, cp, d.n, d.c, d.hw, is_relu(act), compute_stream());
+  });
 }
 
 void batchnorm_act_backward_train(const Tensor& x, const Tensor& y, const Tensor& dy,
@@ -142,9 +177,17 @@ void batchnorm_act_backward_train(const Tensor& x, const Tensor& y, const Tensor
                                   bool accumulate_dresidual, Tensor* dweight, Tensor* dbias) {
   const char* op = "batchnorm_act_backward_train";
   const Dims d = dims_of(op, x);
-  backward_common(op, true, x, y, dy, weight, optional_channel(&save_mean, d, op, "save_mean"),
-                  optional_channel(&save_invstd, d, op, "save_invstd"), d, act, dx,
-                  accumulate_dx, dresidual, accumulate_dresidual, dweight, dbias);
+  const StorageDType st =
+      check_backward(op, x, y, dy, weight, d, act, dx, dresidual, dweight, dbias);
+  check_channel(&save_mean, d, op, "save_mean");
+  check_channel(&save_invstd, d, op, "save_invstd");
+  st.dispatch([&](auto tag) {
+    using T = typename decltype(tag)::type;
+    backward_passes<T>(op, st, true, x, y, dy, weight,
+                       f32_param_ptr(&save_mean, op, "save_mean"),
+                       f32_param_ptr(&save_invstd, op, "save_invstd"), d, act, dx, accumulate_dx,
+                       dresidual, accumulate_dresidual, dweight, dbias);
+  });
 }
 
 void batchnorm_act_backward_eval(const Tensor& x, const Tensor& y, const Tensor& dy,
@@ -154,15 +197,22 @@ void batchnorm_act_backward_eval(const Tensor& x, const Tensor& y, const Tensor&
                                  bool accumulate_dresidual, Tensor* dweight, Tensor* dbias) {
   const char* op = "batchnorm_act_backward_eval";
   const Dims d = dims_of(op, x);
-  // mean / invstd of the running statistics, from the same kernel the eval forward uses.
-  Tensor coef = device_scratch(Shape{4 * d.c}, DType::F32);
-  float* cp = static_cast<float*>(coef.raw());
-  launch::bn_eval_coef(optional_channel(&running_mean, d, op, "running_mean"),
-                       optional_channel(&running_var, d, op, "running_var"),
-                       static_cast<float>(eps), nullptr, nullptr, d.c, cp, cp + 2 * d.c,
-                       cp + 3 * d.c, compute_stream());
-  backward_common(op, false, x, y, dy, weight, cp + 2 * d.c, cp + 3 * d.c, d, act, dx,
-                  accumulate_dx, dresidual, accumulate_dresidual, dweight, dbias);
+  const StorageDType st =
+      check_backward(op, x, y, dy, weight, d, act, dx, dresidual, dweight, dbias);
+  check_channel(&running_mean, d, op, "running_mean");
+  check_channel(&running_var, d, op, "running_var");
+  st.dispatch([&](auto tag) {
+    using T = typename decltype(tag)::type;
+    // mean / invstd of the running statistics, from the same kernel the eval forward uses.
+    Tensor coef = device_scratch(Shape{4 * d.c}, DType::F32);
+    float* cp = static_cast<float*>(coef.raw());
+    launch::bn_eval_coef(f32_param_ptr(&running_mean, op, "running_mean"),
+                         f32_param_ptr(&running_var, op, "running_var"), static_cast<float>(eps),
+                         nullptr, nullptr, d.c, cp, cp + 2 * d.c, cp + 3 * d.c,
+                         compute_stream());
+    backward_passes<T>(op, st, false, x, y, dy, weight, cp + 2 * d.c, cp + 3 * d.c, d, act, dx,
+                       accumulate_dx, dresidual, accumulate_dresidual, dweight, dbias);
+  });
 }
 
 }  // namespace te::ops::cuda

@@ -1,12 +1,15 @@
 // Tensor-level batch normalisation (kernels/batchnorm.h) with our own kernels (channels.cu).
 // Why not cuDNN: in cuDNN 9 the classic cudnnBatchNormalization* functions are deprecated, and
 // their graph-API replacement (NORM_FORWARD/NORM_BACKWARD) is restricted to layouts and types
-// (NHWC, reduced precision) that this f32 NCHW engine does not use. Batch norm is memory-bound,
-// so two passes of our own (per-channel sums, then an affine map) cost about what cuDNN's do.
+// (NHWC, reduced precision) that this NCHW engine does not use. Batch norm is memory-bound, so
+// two passes of our own (per-channel sums, then an affine map) cost about what cuDNN's do.
+// Dtypes (storage_args.h): x, y, dy, dx are f32, bf16 or f16, all the same; weight, bias, the
+// running and saved statistics, dweight and dbias are f32 (sums in double either way).
 #include <string>
 
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/ops_cuda.h"
+#include "kernels/cuda/storage_args.h"
 #include "kernels/cuda/tensor_args.h"
 
 namespace te::ops::cuda {
@@ -28,25 +31,17 @@ Dims dims_of(const char* op, const Tensor& x) {
   return d;
 }
 
-const float* optional_channel(const Tensor* t, const Dims& d, const char* op, const char* what) {
-  if (!t) return nullptr;
+// A per-channel f32 tensor ([C] elements) or null: checked (size, dtype) before any pointer is
+// taken, so every check of a call runs before the GPU is touched.
+void check_channel(const Tensor* t, const Dims& d, const char* op, const char* what) {
+  if (!t) return;
+  require_f32_param(t, op, what);
   require_numel(*t, d.c, op, what);
-  return f32_ptr(*t, op, what);
-}
-
-float* optional_channel_out(Tensor* t, const Dims& d, const char* op, const char* what) {
-  if (!t) return nullptr;
-  require_numel(*t, d.c, op, what);
-  return f32_ptr(*t, op, what);
-}
-
-const float* channel(const Tensor& t, const Dims& d, const char* op, const char* what) {
-  require_numel(t, d.c, op, what);
-  return f32_ptr(t, op, what);
 }
 
 // Per-channel partial sums of mode `mode` into a scratch tensor; returns the split count.
-int partial_sums(int mode, const float* a, const float* b, const float* mean, const float* invstd,
+template <typename T>
+int partial_sums(int mode, const T* a, const T* b, const float* mean, const float* invstd,
                  const Dims& d, Tensor& scratch) {
   const int splits = launch::channel_splits(d.n, d.c, d.hw, context().sm_count);
   scratch = device_scratch(Shape{d.c * splits * 2}, DType::F64);
@@ -66,27 +61,37 @@ void batchnorm_forward_train(const Tensor& x, const Tensor* weight, const Tensor
     throw ShapeError(std::string(op) + ": input " + x.shape().str() +
                      " has 1 value per channel; batch statistics need more than one (use a "
                      "batch larger than 1 or evaluation mode)");
-  const float* xp = f32_ptr(x, op, "x");
-  float* yp = f32_ptr(y, op, "y");
+  const StorageDType st(op, x, "x");
+  st.check(y, "y");
   require_numel(y, x.numel(), op, "y");
-  const float* w = optional_channel(weight, d, op, "weight");
-  const float* b = optional_channel(bias, d, op, "bias");
-  float* rm = optional_channel_out(&running_mean, d, op, "running_mean");
-  float* rv = optional_channel_out(&running_var, d, op, "running_var");
-  float* sm = optional_channel_out(&save_mean, d, op, "save_mean");
-  float* si = optional_channel_out(&save_invstd, d, op, "save_invstd");
+  check_channel(weight, d, op, "weight");
+  check_channel(bias, d, op, "bias");
+  check_channel(&running_mean, d, op, "running_mean");
+  check_channel(&running_var, d, op, "running_var");
+  check_channel(&save_mean, d, op, "save_mean");
+  check_channel(&save_invstd, d, op, "save_invstd");
   int64_t* nbt = num_batches_tracked
                      ? typed_ptr<int64_t>(*num_batches_tracked, DType::I64, op,
                                           "num_batches_tracked")
                      : nullptr;
-  Tensor partials;
-  const int splits = partial_sums(0, xp, nullptr, nullptr, nullptr, d, partials);
-  Tensor coef = device_scratch(Shape{2 * d.c}, DType::F32);
-  launch::bn_finalize_train(static_cast<double*>(partials.raw()), splits, d.c, d.count(),
-                            static_cast<float>(eps), static_cast<float>(momentum), w, b, rm, rv,
-                            nbt, sm, si, static_cast<float*>(coef.raw()), compute_stream());
-  launch::channel_affine(xp, yp, static_cast<float*>(coef.raw()), d.n, d.c, d.hw,
-                         compute_stream());
+  st.dispatch([&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* xp = st.ptr<T>(x, "x");
+    T* yp = st.ptr<T>(y, "y");
+    Tensor partials;
+    const int splits = partial_sums<T>(0, xp, nullptr, nullptr, nullptr, d, partials);
+    Tensor coef = device_scratch(Shape{2 * d.c}, DType::F32);
+    launch::bn_finalize_train(static_cast<double*>(partials.raw()), splits, d.c, d.count(),
+                              static_cast<float>(eps), static_cast<float>(momentum),
+                              f32_param_ptr(weight, op, "weight"), f32_param_ptr(bias, op, "bias"),
+                              f32_param_ptr(&running_mean, op, "running_mean"),
+                              f32_param_ptr(&running_var, op, "running_var"), nbt,
+                              f32_param_ptr(&save_mean, op, "save_mean"),
+                              f32_param_ptr(&save_invstd, op, "save_invstd"),
+                              static_cast<float*>(coef.raw()), compute_stream());
+    launch::channel_affine(xp, yp, static_cast<float*>(coef.raw()), d.n, d.c, d.hw,
+                           compute_stream());
+  });
 }
 
 void batchnorm_forward_eval(const Tensor& x, const Tensor* weight, const Tensor* bias,
@@ -94,39 +99,59 @@ void batchnorm_forward_eval(const Tensor& x, const Tensor* weight, const Tensor*
                             Tensor& y) {
   const char* op = "batchnorm_forward_eval";
   const Dims d = dims_of(op, x);
-  const float* xp = f32_ptr(x, op, "x");
-  float* yp = f32_ptr(y, op, "y");
+  const StorageDType st(op, x, "x");
+  st.check(y, "y");
   require_numel(y, x.numel(), op, "y");
-  Tensor coef = device_scratch(Shape{4 * d.c}, DType::F32);
-  float* cp = static_cast<float*>(coef.raw());
-  launch::bn_eval_coef(channel(running_mean, d, op, "running_mean"),
-                       channel(running_var, d, op, "running_var"), static_cast<float>(eps),
-                       optional_channel(weight, d, op, "weight"),
-                       optional_channel(bias, d, op, "bias"), d.c, cp, cp + 2 * d.c,
-                       cp + 3 * d.c, compute_stream());
-  launch::channel_affine(xp, yp, cp, d.n, d.c, d.hw, compute_stream());
+  check_channel(weight, d, op, "weight");
+  check_channel(bias, d, op, "bias");
+  check_channel(&running_mean, d, op, "running_mean");
+  check_channel(&running_var, d, op, "running_var");
+  st.dispatch([&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* xp = st.ptr<T>(x, "x");
+    T* yp = st.ptr<T>(y, "y");
+    Tensor coef = device_scratch(Shape{4 * d.c}, DType::F32);
+    float* cp = static_cast<float*>(coef.raw());
+    launch::bn_eval_coef(f32_param_ptr(&running_mean, op, "running_mean"),
+                         f32_param_ptr(&running_var, op, "running_var"), static_cast<float>(eps),
+                         f32_param_ptr(weight, op, "weight"), f32_param_ptr(bias, op, "bias"), d.c,
+                         cp, cp + 2 * d.c, cp + 3 * d.c, compute_stream());
+    launch::channel_affine(xp, yp, cp, d.n, d.c, d.hw, compute_stream());
+  });
 }
 
 namespace {
-void backward_common(const char* op, bool train, const Tensor& x, const Tensor& dy,
-                     const Tensor* weight, const float* mean, const float* invstd, const Dims& d,
-                     Tensor* dx, bool accumulate, Tensor* dweight, Tensor* dbias) {
-  const float* xp = f32_ptr(x, op, "x");
-  const float* dyp = f32_ptr(dy, op, "dy");
+// Checks every dtype and size of a backward call (the statistics are checked by the caller).
+StorageDType check_backward(const char* op, const Tensor& x, const Tensor& dy,
+                            const Tensor* weight, const Dims& d, const Tensor* dx,
+                            const Tensor* dweight, const Tensor* dbias) {
+  StorageDType st(op, x, "x");
+  st.check(dy, "dy");
+  st.check(dx, "dx");
   require_numel(dy, x.numel(), op, "dy");
-  const float* w = optional_channel(weight, d, op, "weight");
-  float* dw = optional_channel_out(dweight, d, op, "dweight");
-  float* db = optional_channel_out(dbias, d, op, "dbias");
-  float* dxp = nullptr;
-  if (dx) {
-    dxp = f32_ptr(*dx, op, "dx");
-    require_numel(*dx, x.numel(), op, "dx");
-  }
+  if (dx) require_numel(*dx, x.numel(), op, "dx");
+  check_channel(weight, d, op, "weight");
+  check_channel(dweight, d, op, "dweight");
+  check_channel(dbias, d, op, "dbias");
+  return st;
+}
+
+// The backward passes once mean and invstd ([C] f32 each) are on the device.
+template <typename T>
+void backward_passes(const char* op, const StorageDType& st, bool train, const Tensor& x,
+                     const Tensor& dy, const Tensor* weight, const float* mean,
+                     const float* invstd, const Dims& d, Tensor* dx, bool accumulate,
+                     Tensor* dweight, Tensor* dbias) {
+  const T* xp = st.ptr<T>(x, "x");
+  const T* dyp = st.ptr<T>(dy, "dy");
+  T* dxp = st.ptr<T>(dx, "dx");
   Tensor partials;
-  const int splits = partial_sums(1, dyp, xp, mean, invstd, d, partials);
+  const int splits = partial_sums<T>(1, dyp, xp, mean, invstd, d, partials);
   Tensor coef = device_scratch(Shape{3 * d.c}, DType::F32);
   launch::bn_backward_finalize(static_cast<double*>(partials.raw()), splits, d.c, d.count(),
-                               train, w, mean, invstd, dw, db, static_cast<float*>(coef.raw()),
+                               train, f32_param_ptr(weight, op, "weight"), mean, invstd,
+                               f32_param_ptr(dweight, op, "dweight"),
+                               f32_param_ptr(dbias, op, "dbias"), static_cast<float*>(coef.raw()),
                                compute_stream());
   if (dxp)
     launch::bn_backward_apply(dyp, xp, dxp, static_cast<float*>(coef.raw()), d.n, d.c, d.hw,
@@ -139,8 +164,15 @@ void batchnorm_backward_train(const Tensor& x, const Tensor& dy, const Tensor* w
                               bool accumulate, Tensor* dweight, Tensor* dbias) {
   const char* op = "batchnorm_backward_train";
   const Dims d = dims_of(op, x);
-  backward_common(op, true, x, dy, weight, channel(save_mean, d, op, "save_mean"),
-                  channel(save_invstd, d, op, "save_invstd"), d, dx, accumulate, dweight, dbias);
+  const StorageDType st = check_backward(op, x, dy, weight, d, dx, dweight, dbias);
+  check_channel(&save_mean, d, op, "save_mean");
+  check_channel(&save_invstd, d, op, "save_invstd");
+  st.dispatch([&](auto tag) {
+    using T = typename decltype(tag)::type;
+    backward_passes<T>(op, st, true, x, dy, weight, f32_param_ptr(&save_mean, op, "save_mean"),
+                       f32_param_ptr(&save_invstd, op, "save_invstd"), d, dx, accumulate, dweight,
+                       dbias);
+  });
 }
 
 void batchnorm_backward_eval(const Tensor& x, const Tensor& dy, const Tensor* weight,
@@ -148,14 +180,21 @@ void batchnorm_backward_eval(const Tensor& x, const Tensor& dy, const Tensor* we
                              Tensor* dx, bool accumulate, Tensor* dweight, Tensor* dbias) {
   const char* op = "batchnorm_backward_eval";
   const Dims d = dims_of(op, x);
-  // mean / invstd of the running statistics, from the same kernel the eval forward uses.
-  Tensor coef = device_scratch(Shape{4 * d.c}, DType::F32);
-  float* cp = static_cast<float*>(coef.raw());
-  launch::bn_eval_coef(channel(running_mean, d, op, "running_mean"),
-                       channel(running_var, d, op, "running_var"), static_cast<float>(eps),
-                       nullptr, nullptr, d.c, cp, cp + 2 * d.c, cp + 3 * d.c, compute_stream());
-  backward_common(op, false, x, dy, weight, cp + 2 * d.c, cp + 3 * d.c, d, dx, accumulate,
-                  dweight, dbias);
+  const StorageDType st = check_backward(op, x, dy, weight, d, dx, dweight, dbias);
+  check_channel(&running_mean, d, op, "running_mean");
+  check_channel(&running_var, d, op, "running_var");
+  st.dispatch([&](auto tag) {
+    using T = typename decltype(tag)::type;
+    // mean / invstd of the running statistics, from the same kernel the eval forward uses.
+    Tensor coef = device_scratch(Shape{4 * d.c}, DType::F32);
+    float* cp = static_cast<float*>(coef.raw());
+    launch::bn_eval_coef(f32_param_ptr(&running_mean, op, "running_mean"),
+                         f32_param_ptr(&running_var, op, "running_var"), static_cast<float>(eps),
+                         nullptr, nullptr, d.c, cp, cp + 2 * d.c, cp + 3 * d.c,
+                         compute_stream());
+    backward_passes<T>(op, st, false, x, dy, weight, cp + 2 * d.c, cp + 3 * d.c, d, dx,
+                       accumulate, dweight, dbias);
+  });
 }
 
 }  // namespace te::ops::cuda

@@ -1,28 +1,19 @@
 // dst = src * scale between f32, bf16 and f16 (kernels/cast.h): one thread per element in a
 // grid-stride loop; the product is formed in float and rounded once (round to nearest even by
-// the __float2bfloat16 / __float2half intrinsics).
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
+// storage.cuh's store).
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
 #include "kernels/cuda/launchers_cast.h"
+#include "kernels/cuda/storage.cuh"
 
 namespace te::cuda::launch {
 namespace {
-
-__device__ inline float load(const float* p, int64_t i) { return p[i]; }
-__device__ inline float load(const __nv_bfloat16* p, int64_t i) { return __bfloat162float(p[i]); }
-__device__ inline float load(const __half* p, int64_t i) { return __half2float(p[i]); }
-__device__ inline void store(float* p, int64_t i, float v) { p[i] = v; }
-__device__ inline void store(__nv_bfloat16* p, int64_t i, float v) { p[i] = __float2bfloat16(v); }
-__device__ inline void store(__half* p, int64_t i, float v) { p[i] = __float2half(v); }
 
 template <typename In, typename Out>
 __global__ void cast_scale_kernel(const In* src, Out* dst, int64_t n, float scale) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x)
-    store(dst, i, load(src, i) * scale);
+    dev::store(dst, i, dev::load(src, i) * scale);
 }
 
 template <typename In>

@@ -7,14 +7,22 @@
 // channel's partials in order. Fixed splits and orders make every result repeat exactly.
 // Element-wise maps: grid.y walks the N*C planes (so the channel is plane % C, no division per
 // element) and grid.x with the threads walks the HW positions of a plane.
+// Storage types: the tensors of the data ([N, C, HW]: x, y, dy, dx) are the template type T
+// (float, bf16 or f16; storage.cuh), read into float/double and rounded once when stored; the
+// per-channel tensors (weight, bias, running and saved statistics, coef, parameter gradients)
+// are float for every T.
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
 #include "kernels/cuda/launchers.h"
+#include "kernels/cuda/storage.cuh"
 
 namespace te::cuda::launch {
 namespace {
+using dev::load;
+using dev::store;
 
-__global__ void channel_sums_kernel(int mode, const float* a, const float* b, const float* mean,
+template <typename T>
+__global__ void channel_sums_kernel(int mode, const T* a, const T* b, const float* mean,
                                     const float* invstd, int64_t n, int64_t c, int64_t hw,
                                     int splits, double* partials) {
   __shared__ double shared[32];
@@ -32,9 +40,9 @@ __global__ void channel_sums_kernel(int mode, const float* a, const float* b, co
   const int64_t step_img = blockDim.x / hw, step_pos = blockDim.x - step_img * hw;
   for (; m < end; m += blockDim.x) {
     const int64_t idx = (img * c + ch) * hw + pos;
-    const double va = a[idx];
+    const double va = load(a, idx);
     s1 += va;
-    s2 += mode == 0 ? va * va : va * (double(b[idx]) - mu) * is;
+    s2 += mode == 0 ? va * va : va * (double(load(b, idx)) - mu) * is;
     img += step_img;
     pos += step_pos;
     if (pos >= hw) {
@@ -101,16 +109,17 @@ __global__ void bn_eval_coef_kernel(const float* rm, const float* rv, float eps,
   invstd[ch] = static_cast<float>(is);
 }
 
-__global__ void channel_affine_kernel(const float* x, float* y, const float* coef, int64_t n,
-                                      int64_t c, int64_t hw) {
+template <typename T>
+__global__ void channel_affine_kernel(const T* x, T* y, const float* coef, int64_t n, int64_t c,
+                                      int64_t hw) {
   for (int64_t plane = blockIdx.y; plane < n * c; plane += gridDim.y) {
     const int64_t ch = plane % c;
     const float a = coef[ch], b = coef[c + ch];
-    const float* xp = x + plane * hw;
-    float* yp = y + plane * hw;
+    const T* xp = x + plane * hw;
+    T* yp = y + plane * hw;
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < hw;
          i += int64_t(gridDim.x) * blockDim.x)
-      yp[i] = xp[i] * a + b;
+      store(yp, i, load(xp, i) * a + b);
   }
 }
 
@@ -142,17 +151,17 @@ __global__ void bn_backward_finalize_kernel(const double* partials, int splits, 
   coef[2 * c + ch] = static_cast<float>(D);
 }
 
-__global__ void bn_backward_apply_kernel(const float* dy, const float* x, float* dx,
-                                         const float* coef, int64_t n, int64_t c, int64_t hw,
-                                         bool accumulate) {
+template <typename T>
+__global__ void bn_backward_apply_kernel(const T* dy, const T* x, T* dx, const float* coef,
+                                         int64_t n, int64_t c, int64_t hw, bool accumulate) {
   for (int64_t plane = blockIdx.y; plane < n * c; plane += gridDim.y) {
     const int64_t ch = plane % c;
     const float A = coef[ch], B = coef[c + ch], D = coef[2 * c + ch];
     const int64_t off = plane * hw;
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < hw;
          i += int64_t(gridDim.x) * blockDim.x) {
-      const float v = A * dy[off + i] + B * x[off + i] + D;
-      dx[off + i] = accumulate ? dx[off + i] + v : v;
+      const float v = A * load(dy, off + i) + B * load(x, off + i) + D;
+      store(dx, off + i, accumulate ? load(dx, off + i) + v : v);
     }
   }
 }
@@ -198,7 +207,8 @@ int channel_splits(int64_t n, int64_t c, int64_t hw, int sm_count) {
   return static_cast<int>(want);
 }
 
-void channel_sums(int mode, const float* a, const float* b, const float* mean,
+template <typename T>
+void channel_sums(int mode, const T* a, const same_t<T>* b, const float* mean,
                   const float* invstd, int64_t n, int64_t c, int64_t hw, int splits,
                   double* partials, cudaStream_t s) {
   if (c == 0) return;
@@ -228,8 +238,9 @@ void bn_eval_coef(const float* running_mean, const float* running_var, float eps
   TE_CUDA_CHECK_LAUNCH("bn_eval_coef_kernel");
 }
 
-void channel_affine(const float* x, float* y, const float* coef, int64_t n, int64_t c,
-                    int64_t hw, cudaStream_t s) {
+template <typename T>
+void channel_affine(const T* x, T* y, const float* coef, int64_t n, int64_t c, int64_t hw,
+                    cudaStream_t s) {
   if (n * c * hw == 0) return;
   channel_affine_kernel<<<plane_grid(n, c, hw), dev::kThreads, 0, s>>>(x, y, coef, n, c, hw);
   TE_CUDA_CHECK_LAUNCH("channel_affine_kernel");
@@ -244,8 +255,9 @@ void bn_backward_finalize(const double* partials, int splits, int64_t c, int64_t
   TE_CUDA_CHECK_LAUNCH("bn_backward_finalize_kernel");
 }
 
-void bn_backward_apply(const float* dy, const float* x, float* dx, const float* coef, int64_t n,
-                       int64_t c, int64_t hw, bool accumulate, cudaStream_t s) {
+template <typename T>
+void bn_backward_apply(const T* dy, const T* x, T* dx, const float* coef, int64_t n, int64_t c,
+                       int64_t hw, bool accumulate, cudaStream_t s) {
   if (n * c * hw == 0) return;
   bn_backward_apply_kernel<<<plane_grid(n, c, hw), dev::kThreads, 0, s>>>(dy, x, dx, coef, n, c,
                                                                           hw, accumulate);
@@ -265,5 +277,15 @@ void add_channel_partials(const double* partials, int splits, int64_t c, float* 
   add_channel_partials_kernel<<<per_channel_blocks(c), 128, 0, s>>>(partials, splits, c, out);
   TE_CUDA_CHECK_LAUNCH("add_channel_partials_kernel");
 }
+
+#define TE_INSTANTIATE(T)                                                                   \
+  template void channel_sums<T>(int, const T*, const T*, const float*, const float*, int64_t, \
+                                int64_t, int64_t, int, double*, cudaStream_t);                \
+  template void channel_affine<T>(const T*, T*, const float*, int64_t, int64_t, int64_t,      \
+                                  cudaStream_t);                                              \
+  template void bn_backward_apply<T>(const T*, const T*, T*, const float*, int64_t, int64_t,  \
+                                     int64_t, bool, cudaStream_t);
+TE_FOR_EACH_STORAGE_TYPE(TE_INSTANTIATE)
+#undef TE_INSTANTIATE
 
 }  // namespace te::cuda::launch

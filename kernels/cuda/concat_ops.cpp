@@ -1,11 +1,14 @@
 // Concatenation along an axis (kernels/concat.h): every tensor is viewed as rows of
 // [outer, extent * inner]; forward and the overwriting backward are strided 2-D copies
 // (cudaMemcpy2DAsync, one per input), the accumulating backward is a strided add kernel.
+// Dtypes (storage_args.h): every tensor of a call is f32, bf16 or f16, all the same; copies move
+// bytes (pitches in elements times the element size), the add rounds once per element.
 #include <string>
 
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/ops_cuda.h"
+#include "kernels/cuda/storage_args.h"
 #include "kernels/cuda/tensor_args.h"
 
 namespace te::ops::cuda {
@@ -33,7 +36,7 @@ Rows rows_of(const Shape& out, int axis, const std::vector<int64_t>& extents) {
 
 void concat_forward(const std::vector<const Tensor*>& xs, int axis, Tensor& y) {
   const char* op = "concat_forward";
-  float* out = f32_ptr(y, op, "output");
+  const StorageDType st(op, y, "output");
   std::vector<int64_t> extents;
   for (size_t i = 0; i < xs.size(); ++i) {
     if (!xs[i] || xs[i]->rank() != y.rank())
@@ -44,17 +47,20 @@ void concat_forward(const std::vector<const Tensor*>& xs, int axis, Tensor& y) {
         throw ShapeError(std::string(op) + ": input " + xs[i]->shape().str() +
                          " does not fit output " + y.shape().str() + " along axis " +
                          std::to_string(axis));
+    st.check(*xs[i], ("input " + std::to_string(i)).c_str());
     extents.push_back(xs[i]->shape()[axis]);
   }
   const Rows r = rows_of(y.shape(), axis, extents);
-  int64_t offset = 0;
+  const size_t elem = dtype_size(st.dtype());
+  char* out = st.bytes(y, "output");
+  int64_t offset = 0;  // elements into an output row
   for (size_t i = 0; i < xs.size(); ++i) {
-    const float* in = f32_ptr(*xs[i], op, "input");
+    const char* in = st.bytes(*xs[i], "input");
     const int64_t width = extents[i] * r.inner;
     if (width > 0 && r.outer > 0)
-      TE_CUDA_CHECK(cudaMemcpy2DAsync(out + offset, r.row * sizeof(float), in,
-                                      width * sizeof(float), width * sizeof(float), r.outer,
-                                      cudaMemcpyDeviceToDevice, compute_stream()));
+      TE_CUDA_CHECK(cudaMemcpy2DAsync(out + offset * elem, r.row * elem, in, width * elem,
+                                      width * elem, r.outer, cudaMemcpyDeviceToDevice,
+                                      compute_stream()));
     offset += width;
   }
 }
@@ -66,21 +72,31 @@ void concat_backward(const Tensor& dy, int axis, const std::vector<int64_t>& siz
     throw Error(std::string(op) + ": " + std::to_string(sizes.size()) + " sizes, " +
                 std::to_string(dxs.size()) + " gradients and " +
                 std::to_string(accumulate.size()) + " accumulate flags do not match");
-  const float* g = f32_ptr(dy, op, "dy");
+  const StorageDType st(op, dy, "dy");
   const Rows r = rows_of(dy.shape(), axis, sizes);
-  int64_t offset = 0;
+  for (size_t i = 0; i < sizes.size(); ++i)
+    if (dxs[i]) {
+      const std::string what = "dx " + std::to_string(i);
+      st.check(*dxs[i], what.c_str());
+      require_numel(*dxs[i], sizes[i] * r.inner * r.outer, op, what.c_str());
+    }
+  const size_t elem = dtype_size(st.dtype());
+  const char* g = st.bytes(dy, "dy");
+  int64_t offset = 0;  // elements into a row of dy
   for (size_t i = 0; i < sizes.size(); ++i) {
     const int64_t width = sizes[i] * r.inner;
-    if (dxs[i]) {
-      float* dx = f32_ptr(*dxs[i], op, "dx");
-      require_numel(*dxs[i], width * r.outer, op, "dx");
-      if (width > 0 && r.outer > 0) {
-        if (accumulate[i])
-          launch::add_2d(g + offset, r.row, dx, width, width, r.outer, compute_stream());
-        else
-          TE_CUDA_CHECK(cudaMemcpy2DAsync(dx, width * sizeof(float), g + offset,
-                                          r.row * sizeof(float), width * sizeof(float), r.outer,
-                                          cudaMemcpyDeviceToDevice, compute_stream()));
+    char* dx = dxs[i] ? st.bytes(*dxs[i], "dx") : nullptr;
+    if (dx && width > 0 && r.outer > 0) {
+      if (accumulate[i]) {
+        st.dispatch([&](auto tag) {
+          using T = typename decltype(tag)::type;
+          launch::add_2d(reinterpret_cast<const T*>(g + offset * elem), r.row,
+                         reinterpret_cast<T*>(dx), width, width, r.outer, compute_stream());
+        });
+      } else {
+        TE_CUDA_CHECK(cudaMemcpy2DAsync(dx, width * elem, g + offset * elem, r.row * elem,
+                                        width * elem, r.outer, cudaMemcpyDeviceToDevice,
+                                        compute_stream()));
       }
     }
     offset += width;

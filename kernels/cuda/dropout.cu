@@ -1,15 +1,21 @@
 // Inverted dropout with the same mask as the CPU backend: element i is decided by the
 // (i % 4)-th 32-bit draw of CounterRng(key, stream, i / 4) (engine/core/philox.h, which is
 // host/device code), kept iff uniform >= p. Thread t handles the group of 4 elements
-// 4t..4t+3 (one Philox block), grid-stride over groups.
+// 4t..4t+3 (one Philox block), grid-stride over groups. in/out are the storage type T
+// (storage.cuh): the mask does not depend on T; the product is formed in float and rounded once.
 #include "engine/core/philox.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
 #include "kernels/cuda/launchers.h"
+#include "kernels/cuda/storage.cuh"
 
 namespace te::cuda::launch {
 namespace {
-__global__ void dropout_kernel(const float* in, float* out, int64_t n, float p, float scale,
+using dev::load;
+using dev::store;
+
+template <typename T>
+__global__ void dropout_kernel(const T* in, T* out, int64_t n, float p, float scale,
                                uint64_t key, uint64_t stream, bool accumulate) {
   const int64_t groups = (n + 3) / 4;
   for (int64_t g = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; g < groups;
@@ -17,14 +23,15 @@ __global__ void dropout_kernel(const float* in, float* out, int64_t n, float p, 
     CounterRng rng(key, stream, static_cast<uint64_t>(g));
     const int64_t end = 4 * g + 4 < n ? 4 * g + 4 : n;
     for (int64_t i = 4 * g; i < end; ++i) {
-      const float v = rng.uniform() >= p ? in[i] * scale : 0.0f;
-      out[i] = accumulate ? out[i] + v : v;
+      const float v = rng.uniform() >= p ? load(in, i) * scale : 0.0f;
+      store(out, i, accumulate ? load(out, i) + v : v);
     }
   }
 }
 }  // namespace
 
-void dropout(const float* in, float* out, int64_t n, double p, uint64_t key, uint64_t stream,
+template <typename T>
+void dropout(const T* in, T* out, int64_t n, double p, uint64_t key, uint64_t stream,
              bool accumulate, cudaStream_t s) {
   if (n == 0) return;
   // The CPU computes the scale in double and rounds it to the element type: do the same.
@@ -34,5 +41,10 @@ void dropout(const float* in, float* out, int64_t n, double p, uint64_t key, uin
                                                                         key, stream, accumulate);
   TE_CUDA_CHECK_LAUNCH("dropout_kernel");
 }
+
+#define TE_INSTANTIATE(T)                                                                 \
+  template void dropout<T>(const T*, T*, int64_t, double, uint64_t, uint64_t, bool, cudaStream_t);
+TE_FOR_EACH_STORAGE_TYPE(TE_INSTANTIATE)
+#undef TE_INSTANTIATE
 
 }  // namespace te::cuda::launch

@@ -1,24 +1,32 @@
 // Element-wise kernels: sums, scaling, finiteness and sum-of-squares reductions. Each thread
 // walks the flat index space with a grid-stride loop (thread t handles t, t + gridDim*blockDim,
 // ...), so any n works with a bounded grid and accesses stay coalesced.
+// add_n, add_inplace and add_2d are templates over the storage type (storage.cuh): float
+// arithmetic, one rounding per stored element.
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
 #include "kernels/cuda/launchers.h"
+#include "kernels/cuda/storage.cuh"
 
 namespace te::cuda::launch {
 namespace {
+using dev::load;
+using dev::store;
+
 constexpr int kMaxAddInputs = 8;
+template <typename T>
 struct AddInputs {
-  const float* p[kMaxAddInputs];
+  const T* p[kMaxAddInputs];
 };
 
 // y[i] = (accumulate ? y[i] : 0) + sum_j x_j[i] for up to 8 inputs per launch.
-__global__ void add_n_kernel(AddInputs in, int count, float* y, int64_t n, bool accumulate) {
+template <typename T>
+__global__ void add_n_kernel(AddInputs<T> in, int count, T* y, int64_t n, bool accumulate) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    float acc = accumulate ? y[i] : 0.0f;
-    for (int j = 0; j < count; ++j) acc += in.p[j][i];
-    y[i] = acc;
+    float acc = accumulate ? load(y, i) : 0.0f;
+    for (int j = 0; j < count; ++j) acc += load(in.p[j], i);
+    store(y, i, acc);
   }
 }
 
@@ -29,12 +37,13 @@ __global__ void scale_kernel(float* x, float f, int64_t n) {
 }
 
 // One thread per column of each row (2-D grid-stride): dst row r, column c += src row r, col c.
-__global__ void add_2d_kernel(const float* src, int64_t src_pitch, float* dst, int64_t dst_pitch,
+template <typename T>
+__global__ void add_2d_kernel(const T* src, int64_t src_pitch, T* dst, int64_t dst_pitch,
                               int64_t cols, int64_t rows) {
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y)
     for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < cols;
          c += int64_t(gridDim.x) * blockDim.x)
-      dst[r * dst_pitch + c] += src[r * src_pitch + c];
+      store(dst, r * dst_pitch + c, load(src, r * src_pitch + c) + load(dst, r * dst_pitch + c));
 }
 
 __global__ void nonfinite_kernel(const float* x, int64_t n, int* flag) {
@@ -64,15 +73,16 @@ __global__ void sum_f64_kernel(const double* x, int64_t n, double* out) {
 }
 }  // namespace
 
-void add_n(const float* const* xs, int count, float* y, int64_t n, cudaStream_t s) {
+template <typename T>
+void add_n(const T* const* xs, int count, T* y, int64_t n, cudaStream_t s) {
   if (n == 0) return;
   if (count == 0) {  // an empty sum is zero
-    add_n_kernel<<<dev::grid_for(n), dev::kThreads, 0, s>>>(AddInputs{}, 0, y, n, false);
+    add_n_kernel<<<dev::grid_for(n), dev::kThreads, 0, s>>>(AddInputs<T>{}, 0, y, n, false);
     TE_CUDA_CHECK_LAUNCH("add_n_kernel");
     return;
   }
   for (int start = 0; start < count; start += kMaxAddInputs) {
-    AddInputs in{};
+    AddInputs<T> in{};
     const int chunk = count - start < kMaxAddInputs ? count - start : kMaxAddInputs;
     for (int j = 0; j < chunk; ++j) in.p[j] = xs[start + j];
     add_n_kernel<<<dev::grid_for(n), dev::kThreads, 0, s>>>(in, chunk, y, n, start > 0);
@@ -80,9 +90,10 @@ void add_n(const float* const* xs, int count, float* y, int64_t n, cudaStream_t 
   }
 }
 
-void add_inplace(const float* src, float* dst, int64_t n, cudaStream_t s) {
+template <typename T>
+void add_inplace(const T* src, T* dst, int64_t n, cudaStream_t s) {
   if (n == 0) return;
-  AddInputs in{};
+  AddInputs<T> in{};
   in.p[0] = src;
   add_n_kernel<<<dev::grid_for(n), dev::kThreads, 0, s>>>(in, 1, dst, n, true);
   TE_CUDA_CHECK_LAUNCH("add_n_kernel");
@@ -94,7 +105,8 @@ void scale(float* x, float factor, int64_t n, cudaStream_t s) {
   TE_CUDA_CHECK_LAUNCH("scale_kernel");
 }
 
-void add_2d(const float* src, int64_t src_pitch, float* dst, int64_t dst_pitch, int64_t cols,
+template <typename T>
+void add_2d(const T* src, int64_t src_pitch, T* dst, int64_t dst_pitch, int64_t cols,
             int64_t rows, cudaStream_t s) {
   if (cols == 0 || rows == 0) return;
   const dim3 grid(dev::grid_for(cols) > 64 ? 64 : dev::grid_for(cols),
@@ -119,5 +131,12 @@ void sum_f64(const double* x, int64_t n, double* out, cudaStream_t s) {
   sum_f64_kernel<<<1, 1024, 0, s>>>(x, n, out);
   TE_CUDA_CHECK_LAUNCH("sum_f64_kernel");
 }
+
+#define TE_INSTANTIATE(T)                                                                 \
+  template void add_n<T>(const T* const*, int, T*, int64_t, cudaStream_t);               \
+  template void add_inplace<T>(const T*, T*, int64_t, cudaStream_t);                     \
+  template void add_2d<T>(const T*, int64_t, T*, int64_t, int64_t, int64_t, cudaStream_t);
+TE_FOR_EACH_STORAGE_TYPE(TE_INSTANTIATE)
+#undef TE_INSTANTIATE
 
 }  // namespace te::cuda::launch

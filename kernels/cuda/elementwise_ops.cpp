@@ -1,10 +1,13 @@
 // Tensor-level element-wise ops (kernels/elementwise.h) and the optimizer helpers of
-// kernels/optim.h that are plain reductions or scalings.
+// kernels/optim.h that are plain reductions or scalings. add_n and copy_or_add take f32, bf16
+// or f16 tensors (all of one call in one dtype, storage_args.h); the reductions and scalings
+// (optimizer helpers, on f32 gradients) take f32.
 #include <string>
 
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/ops_cuda.h"
+#include "kernels/cuda/storage_args.h"
 #include "kernels/cuda/tensor_args.h"
 
 namespace te::cuda {
@@ -19,27 +22,40 @@ using namespace te::cuda;
 
 void add_n(const std::vector<const Tensor*>& xs, Tensor& y) {
   const char* op = "add_n";
-  float* out = f32_ptr(y, op, "output");
-  std::vector<const float*> ptrs;
+  const StorageDType st(op, y, "output");
+  std::vector<std::string> names;
   for (size_t i = 0; i < xs.size(); ++i) {
     if (!xs[i]) throw Error(std::string(op) + ": input " + std::to_string(i) + " is null");
-    const std::string what = "input " + std::to_string(i);
-    ptrs.push_back(f32_ptr(*xs[i], op, what.c_str()));
-    require_numel(*xs[i], y.numel(), op, what.c_str());
+    names.push_back("input " + std::to_string(i));
+    st.check(*xs[i], names.back().c_str());
+    require_numel(*xs[i], y.numel(), op, names.back().c_str());
   }
-  launch::add_n(ptrs.data(), static_cast<int>(ptrs.size()), out, y.numel(), compute_stream());
+  st.dispatch([&](auto tag) {
+    using T = typename decltype(tag)::type;
+    std::vector<const T*> ptrs;
+    for (size_t i = 0; i < xs.size(); ++i) ptrs.push_back(st.ptr<T>(*xs[i], names[i].c_str()));
+    launch::add_n(ptrs.data(), static_cast<int>(ptrs.size()), st.ptr<T>(y, "output"), y.numel(),
+                  compute_stream());
+  });
 }
 
 void copy_or_add(const Tensor& src, Tensor& dst, bool accumulate) {
   const char* op = "copy_or_add";
-  const float* s = f32_ptr(src, op, "source");
-  float* d = f32_ptr(dst, op, "destination");
+  const StorageDType st(op, dst, "destination");
+  st.check(src, "source");
   require_numel(src, dst.numel(), op, "source");
-  if (accumulate) {
-    launch::add_inplace(s, d, dst.numel(), compute_stream());
-  } else if (s != d && dst.numel() > 0) {
-    TE_CUDA_CHECK(cudaMemcpyAsync(d, s, dst.nbytes(), cudaMemcpyDeviceToDevice, compute_stream()));
+  if (!accumulate) {
+    const char* s = st.bytes(src, "source");
+    char* d = st.bytes(dst, "destination");
+    if (s != d && dst.numel() > 0)
+      TE_CUDA_CHECK(cudaMemcpyAsync(d, s, dst.nbytes(), cudaMemcpyDeviceToDevice, compute_stream()));
+    return;
   }
+  st.dispatch([&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch::add_inplace(st.ptr<T>(src, "source"), st.ptr<T>(dst, "destination"), dst.numel(),
+                        compute_stream());
+  });
 }
 
 double sum_of_squares(const Tensor& x) {

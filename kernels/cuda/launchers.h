@@ -1,22 +1,47 @@
 #pragma once
-// Raw-pointer launchers of our own CUDA kernels (float32 only). The .cu files implement them;
-// the Tensor-level functions in the *_ops.cpp files check shapes and devices and call them on the
-// compute stream. Keeping Tensor out of the .cu files keeps nvcc away from the C++20 host code.
+// Raw-pointer launchers of our own CUDA kernels. The .cu files implement them; the Tensor-level
+// functions in the *_ops.cpp files check shapes, dtypes and devices and call them on the compute
+// stream. Keeping Tensor out of the .cu files keeps nvcc away from the C++20 host code.
+//
+// Storage types. Launchers that move activations or their gradients are templates over the
+// element type T = float, __nv_bfloat16 or __half (explicitly instantiated for those three in
+// the .cu files; kernels/cuda/storage.cuh): kernels load T, compute in float (sums in double)
+// and round once, to nearest even, when they store T. Every T pointer of one call has the same
+// T. Parameters, statistics and coefficients (batch-norm weight, running stats, coef, ...) are
+// float whatever T is. Launchers without a template parameter are float only.
 #include <cuda_runtime.h>
 
 #include <cstdint>
 
+// The 16-bit storage types, declared as cuda_bf16.h / cuda_fp16.h declare them: host code only
+// passes pointers to them, so it needs neither header.
+struct __nv_bfloat16;
+struct __half;
+
 namespace te::cuda::launch {
 
+// Keeps a parameter out of template argument deduction, so an optional pointer passed as
+// nullptr does not stop T being deduced from the others.
+template <typename T>
+struct NonDeduced {
+  using type = T;
+};
+template <typename T>
+using same_t = typename NonDeduced<T>::type;
+
 // ---- elementwise.cu ----
-// y = sum of xs[0..count) (device pointers, passed in a host array).
-void add_n(const float* const* xs, int count, float* y, int64_t n, cudaStream_t s);
+// y = sum of xs[0..count) (device pointers, passed in a host array). The inputs are added in
+// float in chunks of 8 (a 16-bit y is rounded once per chunk: once for up to 8 inputs).
+template <typename T>
+void add_n(const T* const* xs, int count, T* y, int64_t n, cudaStream_t s);
 // dst += src
-void add_inplace(const float* src, float* dst, int64_t n, cudaStream_t s);
+template <typename T>
+void add_inplace(const T* src, T* dst, int64_t n, cudaStream_t s);
 // x *= factor
 void scale(float* x, float factor, int64_t n, cudaStream_t s);
 // dst[r * dst_pitch + c] += src[r * src_pitch + c] for r < rows, c < cols (pitches in elements).
-void add_2d(const float* src, int64_t src_pitch, float* dst, int64_t dst_pitch, int64_t cols,
+template <typename T>
+void add_2d(const T* src, int64_t src_pitch, T* dst, int64_t dst_pitch, int64_t cols,
             int64_t rows, cudaStream_t s);
 // *flag = 1 when some x[i] is NaN or infinite (flag is left alone otherwise).
 void flag_nonfinite(const float* x, int64_t n, int* flag, cudaStream_t s);
@@ -28,12 +53,16 @@ void sum_of_squares(const float* x, int64_t n, double* partials, double* out, cu
 void sum_f64(const double* x, int64_t n, double* out, cudaStream_t s);
 
 // ---- activation.cu ----  kind: 0 ReLU, 1 GELU (erf), 2 GELU (tanh), 3 SiLU
-void activation_forward(int kind, const float* x, float* y, int64_t n, cudaStream_t s);
-void activation_backward(int kind, const float* x, const float* y, const float* dy, float* dx,
+template <typename T>
+void activation_forward(int kind, const T* x, T* y, int64_t n, cudaStream_t s);
+// ReLU reads only y (x may be null), the others only x (y may be null).
+template <typename T>
+void activation_backward(int kind, const same_t<T>* x, const same_t<T>* y, const T* dy, T* dx,
                          int64_t n, bool accumulate, cudaStream_t s);
 
 // ---- dropout.cu ----  out = in * keep / (1 - p) (or +=), mask from CounterRng(key, stream, i/4)
-void dropout(const float* in, float* out, int64_t n, double p, uint64_t key, uint64_t stream,
+template <typename T>
+void dropout(const T* in, T* out, int64_t n, double p, uint64_t key, uint64_t stream,
              bool accumulate, cudaStream_t s);
 
 // ---- softmax_xent.cu ----
@@ -66,7 +95,8 @@ int channel_splits(int64_t n, int64_t c, int64_t hw, int sm_count);
 // partials[(c * splits + j) * 2 + {0,1}] = partial sums over channel c of
 //   mode 0: {a, a^2}            (a = x)
 //   mode 1: {a, a * (b - mean[c]) * invstd[c]}   (a = dy, b = x)
-void channel_sums(int mode, const float* a, const float* b, const float* mean,
+template <typename T>
+void channel_sums(int mode, const T* a, const same_t<T>* b, const float* mean,
                   const float* invstd, int64_t n, int64_t c, int64_t hw, int splits,
                   double* partials, cudaStream_t s);
 // Batch-norm training statistics from mode-0 partials: save_mean, save_invstd, running stats
@@ -81,16 +111,18 @@ void bn_eval_coef(const float* running_mean, const float* running_var, float eps
                   const float* weight, const float* bias, int64_t c, float* coef, float* mean,
                   float* invstd, cudaStream_t s);
 // y = x * coef[c] + coef[C + c]
-void channel_affine(const float* x, float* y, const float* coef, int64_t n, int64_t c,
-                    int64_t hw, cudaStream_t s);
+template <typename T>
+void channel_affine(const T* x, T* y, const float* coef, int64_t n, int64_t c, int64_t hw,
+                    cudaStream_t s);
 // From mode-1 partials: dweight += sum(dy * xhat), dbias += sum(dy) (either may be null), and
 // coef ([3C]) for dx = A * dy + B * x + D: train (through the batch statistics) or eval.
 void bn_backward_finalize(const double* partials, int splits, int64_t c, int64_t count,
                           bool train, const float* weight, const float* mean, const float* invstd,
                           float* dweight, float* dbias, float* coef, cudaStream_t s);
 // dx = (or +=) coef[c] * dy + coef[C + c] * x + coef[2C + c]
-void bn_backward_apply(const float* dy, const float* x, float* dx, const float* coef, int64_t n,
-                       int64_t c, int64_t hw, bool accumulate, cudaStream_t s);
+template <typename T>
+void bn_backward_apply(const T* dy, const T* x, T* dx, const float* coef, int64_t n, int64_t c,
+                       int64_t hw, bool accumulate, cudaStream_t s);
 // y[n, c, :] += bias[c]
 void add_channel_bias(float* y, const float* bias, int64_t n, int64_t c, int64_t hw,
                       cudaStream_t s);
@@ -101,18 +133,21 @@ void add_channel_partials(const double* partials, int splits, int64_t c, float* 
 // ---- batchnorm_act.cu: batch norm fused with residual add and ReLU, on [N, C, HW] ----
 // y = act(x * coef[c] + coef[C + c] + r[i]) with coef from bn_finalize_train / bn_eval_coef;
 // r may be null; act = ReLU (max(z, 0)) when `relu`, else the identity.
-void bn_act_apply(const float* x, const float* r, float* y, const float* coef, int64_t n,
-                  int64_t c, int64_t hw, bool relu, cudaStream_t s);
+template <typename T>
+void bn_act_apply(const T* x, const same_t<T>* r, T* y, const float* coef, int64_t n, int64_t c,
+                  int64_t hw, bool relu, cudaStream_t s);
 // The partials of channel_sums mode 1 for dz = y > 0 ? dy : 0 (y null: dz = dy):
 // {sum dz, sum dz * (x - mean[c]) * invstd[c]}, for bn_backward_finalize.
-void bn_act_backward_sums(const float* dy, const float* y, const float* x, const float* mean,
+template <typename T>
+void bn_act_backward_sums(const T* dy, const same_t<T>* y, const T* x, const float* mean,
                           const float* invstd, int64_t n, int64_t c, int64_t hw, int splits,
                           double* partials, cudaStream_t s);
 // dx = (or +=) coef[c] * dz + coef[C + c] * x + coef[2C + c] and dr = (or +=) dz, dz as above;
 // dx or dr may be null.
-void bn_act_backward_apply(const float* dy, const float* y, const float* x, float* dx,
-                           bool accumulate_dx, float* dr, bool accumulate_dr, const float* coef,
-                           int64_t n, int64_t c, int64_t hw, cudaStream_t s);
+template <typename T>
+void bn_act_backward_apply(const T* dy, const same_t<T>* y, const T* x, same_t<T>* dx,
+                           bool accumulate_dx, same_t<T>* dr, bool accumulate_dr,
+                           const float* coef, int64_t n, int64_t c, int64_t hw, cudaStream_t s);
 
 // ---- pool.cu: pooling on [planes = N*C, H, W] ----
 struct PoolGeometry {
@@ -121,24 +156,31 @@ struct PoolGeometry {
   bool count_include_pad = true;
 };
 // y = window maximum, argmax = ih * W + iw of the first maximum (NaN wins, like PyTorch).
-void max_pool_forward(const float* x, float* y, int32_t* argmax, const PoolGeometry& g,
-                      cudaStream_t s);
+template <typename T>
+void max_pool_forward(const T* x, T* y, int32_t* argmax, const PoolGeometry& g, cudaStream_t s);
 // dx += dy routed to the saved argmax positions (dx is zeroed first unless accumulating).
 // The window is not known here (the saved argmax says it all), so this scatters: with atomics
 // (fast; the order of additions where windows overlap varies from run to run), or, when
 // `deterministic`, one thread per plane adding its outputs in order.
-void max_pool_backward(const float* dy, const int32_t* argmax, float* dx, int64_t planes,
+// bf16/f16: each plane's gradient is gathered in float in shared memory (atomics there, or one
+// thread adding in order when `deterministic`) and rounded once when stored, however many
+// overlapping windows routed gradient to an element.
+template <typename T>
+void max_pool_backward(const T* dy, const int32_t* argmax, T* dx, int64_t planes,
                        int64_t in_plane, int64_t out_plane, bool accumulate, bool deterministic,
                        cudaStream_t s);
-void avg_pool_forward(const float* x, float* y, const PoolGeometry& g, cudaStream_t s);
-void avg_pool_backward(const float* dy, float* dx, const PoolGeometry& g, bool accumulate,
+template <typename T>
+void avg_pool_forward(const T* x, T* y, const PoolGeometry& g, cudaStream_t s);
+template <typename T>
+void avg_pool_backward(const T* dy, T* dx, const PoolGeometry& g, bool accumulate,
                        cudaStream_t s);
 // y[plane] = mean of x[plane, 0..hw)
-void global_avg_pool_forward(const float* x, float* y, int64_t planes, int64_t hw,
-                             cudaStream_t s);
+template <typename T>
+void global_avg_pool_forward(const T* x, T* y, int64_t planes, int64_t hw, cudaStream_t s);
 // dx[plane, i] = (or +=) dy[plane] / hw
-void global_avg_pool_backward(const float* dy, float* dx, int64_t planes, int64_t hw,
-                              bool accumulate, cudaStream_t s);
+template <typename T>
+void global_avg_pool_backward(const T* dy, T* dx, int64_t planes, int64_t hw, bool accumulate,
+                              cudaStream_t s);
 
 // ---- rows.cu: [rows, cols] helpers for Linear, and image normalisation ----
 // y[r, j] += bias[j]
@@ -151,7 +193,8 @@ struct ChannelAffine {
   float scale[kMaxImageChannels];
   float shift[kMaxImageChannels];
 };
-void normalize_u8_nhwc(const uint8_t* in, float* out, int64_t n, int64_t hw, int64_t c,
+template <typename T>
+void normalize_u8_nhwc(const uint8_t* in, T* out, int64_t n, int64_t hw, int64_t c,
                        const ChannelAffine& affine, cudaStream_t s);
 
 }  // namespace te::cuda::launch

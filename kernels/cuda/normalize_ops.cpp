@@ -1,8 +1,10 @@
-// Tensor-level input normalisation (kernels/normalize.h): uint8 NHWC -> f32 NCHW on the GPU.
+// Tensor-level input normalisation (kernels/normalize.h): uint8 NHWC -> f32, bf16 or f16 NCHW
+// on the GPU (computed in float, rounded once to the output's dtype).
 #include <string>
 
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/ops_cuda.h"
+#include "kernels/cuda/storage_args.h"
 #include "kernels/cuda/tensor_args.h"
 
 namespace te::ops::cuda {
@@ -30,6 +32,7 @@ void normalize_images(const Tensor& x, Tensor& out, const std::vector<float>& me
   const Shape want{n, c, h, w};
   if (!out.defined()) out = Tensor::empty(want, DType::F32, x.device());
   require_shape(out, want, op, "output");
+  const StorageDType st(op, out, "output");
   // Same per-channel affine map as the CPU backend: scale = 1/(255 std), shift = -mean/std.
   launch::ChannelAffine a{};
   for (int64_t k = 0; k < c; ++k) {
@@ -38,8 +41,11 @@ void normalize_images(const Tensor& x, Tensor& out, const std::vector<float>& me
     a.scale[k] = static_cast<float>(1.0 / (255.0 * s));
     a.shift[k] = static_cast<float>(-m / s);
   }
-  launch::normalize_u8_nhwc(typed_ptr<uint8_t>(x, DType::U8, op, "input"), f32_ptr(out, op, "output"),
-                            n, h * w, c, a, compute_stream());
+  const uint8_t* in = typed_ptr<uint8_t>(x, DType::U8, op, "input");
+  st.dispatch([&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch::normalize_u8_nhwc(in, st.ptr<T>(out, "output"), n, h * w, c, a, compute_stream());
+  });
 }
 
 }  // namespace te::ops::cuda

@@ -1,7 +1,8 @@
 #pragma once
-// te::ops::cuda: the CUDA implementations of the dispatched operations (float32 only) are
-// declared once, next to their CPU twins, in kernels/<op>.h (under TE_WITH_CUDA, which every
-// CUDA build defines); including those headers here gives tests and benchmarks all of them.
+// te::ops::cuda: the CUDA implementations of the dispatched operations (f32; many also take
+// bf16/f16 activations: storage_args.h, matmul_dtypes.h) are declared once, next to their CPU
+// twins, in kernels/<op>.h (under TE_WITH_CUDA, which every CUDA build defines); including
+// those headers here gives tests and benchmarks all of them.
 // Only the CUDA-only extras are declared in this file.
 #ifndef TE_WITH_CUDA
 #error "kernels/cuda/ops_cuda.h needs TE_WITH_CUDA (set by engine/CMakeLists.txt)"

@@ -1,10 +1,12 @@
 // Tensor-level pooling (kernels/pool.h) with our kernels (pool.cu).
 // Why not cuDNN: its classic pooling API is deprecated in cuDNN 9 and the graph API's
-// resample operation does not cover this engine's f32 NCHW max-pool with saved argmax.
+// resample operation does not cover this engine's NCHW max-pool with saved argmax.
+// Dtypes (storage_args.h): x, y, dy, dx are f32, bf16 or f16, all the same; argmax is i32.
 #include <string>
 
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/ops_cuda.h"
+#include "kernels/cuda/storage_args.h"
 #include "kernels/cuda/tensor_args.h"
 
 namespace te::ops::cuda {
@@ -50,9 +52,13 @@ void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& argmax, const Pool2d
   const char* op = "max_pool2d";
   const launch::PoolGeometry g = geometry(op, x.shape(), y.shape(), p, true);
   require_shape(argmax, y.shape(), op, "argmax");
-  launch::max_pool_forward(f32_ptr(x, op, "x"), f32_ptr(y, op, "y"),
-                           typed_ptr<int32_t>(argmax, DType::I32, op, "argmax"), g,
-                           compute_stream());
+  const StorageDType st(op, x, "x");
+  st.check(y, "y");
+  int32_t* am = typed_ptr<int32_t>(argmax, DType::I32, op, "argmax");
+  st.dispatch([&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch::max_pool_forward(st.ptr<T>(x, "x"), st.ptr<T>(y, "y"), am, g, compute_stream());
+  });
 }
 
 void max_pool2d_backward(const Tensor& dy, const Tensor& argmax, Tensor& dx, bool accumulate) {
@@ -61,38 +67,63 @@ void max_pool2d_backward(const Tensor& dy, const Tensor& argmax, Tensor& dx, boo
     throw ShapeError(std::string(op) + ": input gradient " + dx.shape().str() +
                      " and output gradient " + dy.shape().str() + " do not match");
   require_shape(argmax, dy.shape(), op, "saved argmax");
-  launch::max_pool_backward(f32_ptr(dy, op, "dy"),
-                            typed_ptr<int32_t>(argmax, DType::I32, op, "argmax"),
-                            f32_ptr(dx, op, "dx"), dx.dim(0) * dx.dim(1), dx.dim(2) * dx.dim(3),
-                            dy.dim(2) * dy.dim(3), accumulate, deterministic(), compute_stream());
+  const StorageDType st(op, dy, "dy");
+  st.check(dx, "dx");
+  const int32_t* am = typed_ptr<int32_t>(argmax, DType::I32, op, "argmax");
+  st.dispatch([&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch::max_pool_backward(st.ptr<T>(dy, "dy"), am, st.ptr<T>(dx, "dx"),
+                              dx.dim(0) * dx.dim(1), dx.dim(2) * dx.dim(3), dy.dim(2) * dy.dim(3),
+                              accumulate, deterministic(), compute_stream());
+  });
 }
 
 void avg_pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p) {
   const char* op = "avg_pool2d";
   const launch::PoolGeometry g = geometry(op, x.shape(), y.shape(), p, false);
-  launch::avg_pool_forward(f32_ptr(x, op, "x"), f32_ptr(y, op, "y"), g, compute_stream());
+  const StorageDType st(op, x, "x");
+  st.check(y, "y");
+  st.dispatch([&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch::avg_pool_forward(st.ptr<T>(x, "x"), st.ptr<T>(y, "y"), g, compute_stream());
+  });
 }
 
 void avg_pool2d_backward(const Tensor& dy, Tensor& dx, bool accumulate, const Pool2dParams& p) {
   const char* op = "avg_pool2d backward";
   const launch::PoolGeometry g = geometry(op, dx.shape(), dy.shape(), p, false);
-  launch::avg_pool_backward(f32_ptr(dy, op, "dy"), f32_ptr(dx, op, "dx"), g, accumulate,
-                            compute_stream());
+  const StorageDType st(op, dy, "dy");
+  st.check(dx, "dx");
+  st.dispatch([&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch::avg_pool_backward(st.ptr<T>(dy, "dy"), st.ptr<T>(dx, "dx"), g, accumulate,
+                              compute_stream());
+  });
 }
 
 void global_avg_pool_forward(const Tensor& x, Tensor& y) {
   const char* op = "global_avg_pool";
   require_global(op, x.shape(), y.shape());
-  launch::global_avg_pool_forward(f32_ptr(x, op, "x"), f32_ptr(y, op, "y"), x.dim(0) * x.dim(1),
-                                  x.dim(2) * x.dim(3), compute_stream());
+  const StorageDType st(op, x, "x");
+  st.check(y, "y");
+  st.dispatch([&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch::global_avg_pool_forward(st.ptr<T>(x, "x"), st.ptr<T>(y, "y"), x.dim(0) * x.dim(1),
+                                    x.dim(2) * x.dim(3), compute_stream());
+  });
 }
 
 void global_avg_pool_backward(const Tensor& dy, Tensor& dx, bool accumulate) {
   const char* op = "global_avg_pool backward";
   require_global(op, dx.shape(), dy.shape());
-  launch::global_avg_pool_backward(f32_ptr(dy, op, "dy"), f32_ptr(dx, op, "dx"),
-                                   dx.dim(0) * dx.dim(1), dx.dim(2) * dx.dim(3), accumulate,
-                                   compute_stream());
+  const StorageDType st(op, dy, "dy");
+  st.check(dx, "dx");
+  st.dispatch([&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch::global_avg_pool_backward(st.ptr<T>(dy, "dy"), st.ptr<T>(dx, "dx"),
+                                     dx.dim(0) * dx.dim(1), dx.dim(2) * dx.dim(3), accumulate,
+                                     compute_stream());
+  });
 }
 
 }  // namespace te::ops::cuda

@@ -1,7 +1,9 @@
-// Row/column helpers for Linear ([rows, cols] row-major) and the input normalisation.
+// Row/column helpers for Linear ([rows, cols] row-major) and the input normalisation (whose
+// output is the storage type T, float, bf16 or f16: computed in float, rounded once).
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
 #include "kernels/cuda/launchers.h"
+#include "kernels/cuda/storage.cuh"
 
 namespace te::cuda::launch {
 namespace {
@@ -26,13 +28,14 @@ __global__ void column_sums_kernel(const float* x, int64_t rows, int64_t cols, f
 
 // One thread per output element (n, c, p) of the NCHW result; it reads in[n, p, c] (stride C
 // between neighbours: the input is 4x smaller than the output, so the write side dominates).
-__global__ void normalize_kernel(const uint8_t* in, float* out, int64_t n, int64_t hw, int64_t c,
+template <typename T>
+__global__ void normalize_kernel(const uint8_t* in, T* out, int64_t n, int64_t hw, int64_t c,
                                  ChannelAffine a) {
   const int64_t total = n * c * hw;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
        i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t p = i % hw, ch = (i / hw) % c, img = i / (hw * c);
-    out[i] = static_cast<float>(in[(img * hw + p) * c + ch]) * a.scale[ch] + a.shift[ch];
+    dev::store(out, i, static_cast<float>(in[(img * hw + p) * c + ch]) * a.scale[ch] + a.shift[ch]);
   }
 }
 }  // namespace
@@ -49,11 +52,18 @@ void add_column_sums(const float* x, int64_t rows, int64_t cols, float* out, cud
   TE_CUDA_CHECK_LAUNCH("column_sums_kernel");
 }
 
-void normalize_u8_nhwc(const uint8_t* in, float* out, int64_t n, int64_t hw, int64_t c,
+template <typename T>
+void normalize_u8_nhwc(const uint8_t* in, T* out, int64_t n, int64_t hw, int64_t c,
                        const ChannelAffine& affine, cudaStream_t s) {
   if (n * hw * c == 0) return;
   normalize_kernel<<<dev::grid_for(n * hw * c), dev::kThreads, 0, s>>>(in, out, n, hw, c, affine);
   TE_CUDA_CHECK_LAUNCH("normalize_kernel");
 }
+
+#define TE_INSTANTIATE(T)                                                                   \
+  template void normalize_u8_nhwc<T>(const uint8_t*, T*, int64_t, int64_t, int64_t,           \
+                                     const ChannelAffine&, cudaStream_t);
+TE_FOR_EACH_STORAGE_TYPE(TE_INSTANTIATE)
+#undef TE_INSTANTIATE
 
 }  // namespace te::cuda::launch

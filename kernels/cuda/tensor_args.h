@@ -1,7 +1,8 @@
 #pragma once
 // Argument checks and helpers shared by the Tensor-level CUDA ops (*_ops.cpp): every op checks
-// that its tensors are defined, f32 (the CUDA backend computes in float32 only), on the
-// initialised GPU and of the expected size, and says which op and which argument when not.
+// that its tensors are defined, of the right dtype (f32 here; storage_args.h and
+// matmul_dtypes.h hold the rules of the ops that also take bf16/f16), on the initialised GPU
+// and of the expected size, and says which op and which argument when not.
 #include <cuda_runtime.h>
 
 #include <string>
@@ -26,7 +27,7 @@ inline float* f32_ptr(const Tensor& t, const char* op, const char* what) {
   require_on_gpu(t, op, what);
   if (t.dtype() != DType::F32)
     throw Error(std::string(op) + ": " + what + " is " + dtype_name(t.dtype()) +
-                "; the CUDA backend computes in f32 only");
+                "; this CUDA op takes f32 only");
   return static_cast<float*>(t.raw());
 }
 
