@@ -10,6 +10,7 @@
 #include <string>
 
 #include "kernels/batchnorm_act.h"
+#include "kernels/cuda/channel_args.h"
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/storage_args.h"
 #include "kernels/cuda/tensor_args.h"
@@ -17,29 +18,6 @@
 namespace te::ops::cuda {
 using namespace te::cuda;
 namespace {
-struct Dims {
-  int64_t n = 0, c = 0, hw = 1;
-  int64_t count() const { return n * hw; }
-};
-
-Dims dims_of(const char* op, const Tensor& x) {
-  if (x.rank() < 2)
-    throw ShapeError(std::string(op) + ": input " + x.shape().str() +
-                     " should be [N, C, ...] with at least 2 dimensions");
-  Dims d;
-  d.n = x.dim(0);
-  d.c = x.dim(1);
-  for (size_t i = 2; i < x.rank(); ++i) d.hw *= x.shape()[i];
-  return d;
-}
-
-// A per-channel f32 tensor ([C] elements) or null; checked before any pointer is taken.
-void check_channel(const Tensor* t, const Dims& d, const char* op, const char* what) {
-  if (!t) return;
-  require_f32_param(t, op, what);
-  require_numel(*t, d.c, op, what);
-}
-
 // A full-size (x.numel()) activation tensor of the call's dtype, or null.
 void check_full(const StorageDType& st, const Tensor* t, const Tensor& x, const char* op,
                 const char* what) {
@@ -52,7 +30,7 @@ bool is_relu(BatchNormActivation act) { return act == BatchNormActivation::ReLU;
 
 // Checks every dtype and size of a backward call (the statistics are checked by the caller).
 StorageDType check_backward(const char* op, const Tensor& x, const Tensor& y, const Tensor& dy,
-                            const Tensor* weight, const Dims& d, BatchNormActivation act,
+                            const Tensor* weight, const ChannelDims& d, BatchNormActivation act,
                             const Tensor* dx, const Tensor* dresidual, const Tensor* dweight,
                             const Tensor* dbias) {
   StorageDType st(op, x, "x");
@@ -70,7 +48,7 @@ StorageDType check_backward(const char* op, const Tensor& x, const Tensor& y, co
 template <typename T>
 void backward_passes(const char* op, const StorageDType& st, bool train, const Tensor& x,
                      const Tensor& y, const Tensor& dy, const Tensor* weight, const float* mean,
-                     const float* invstd, const Dims& d, BatchNormActivation act, Tensor* dx,
+                     const float* invstd, const ChannelDims& d, BatchNormActivation act, Tensor* dx,
                      bool accumulate_dx, Tensor* dresidual, bool accumulate_dresidual,
                      Tensor* dweight, Tensor* dbias) {
   const T* xp = st.ptr<T>(x, "x");
@@ -100,7 +78,7 @@ void batchnorm_act_forward_train(const Tensor& x, const Tensor* residual, const 
                                  Tensor& save_invstd, double eps, double momentum,
                                  BatchNormActivation act, Tensor& y) {
   const char* op = "batchnorm_act_forward_train";
-  const Dims d = dims_of(op, x);
+  const ChannelDims d = channel_dims(op, x);
   if (d.count() <= 1)
     throw ShapeError(std::string(op) + ": input " + x.shape().str() +
                      " has 1 value per channel; batch statistics need more than one (use a "
@@ -146,7 +124,7 @@ void batchnorm_act_forward_eval(const Tensor& x, const Tensor* residual, const T
                                 const Tensor& running_var, double eps, BatchNormActivation act,
                                 Tensor& y) {
   const char* op = "batchnorm_act_forward_eval";
-  const Dims d = dims_of(op, x);
+  const ChannelDims d = channel_dims(op, x);
   const StorageDType st(op, x, "x");
   check_full(st, residual, x, op, "residual");
   check_full(st, &y, x, op, "y");
@@ -176,7 +154,7 @@ void batchnorm_act_backward_train(const Tensor& x, const Tensor& y, const Tensor
                                   bool accumulate_dx, Tensor* dresidual,
                                   bool accumulate_dresidual, Tensor* dweight, Tensor* dbias) {
   const char* op = "batchnorm_act_backward_train";
-  const Dims d = dims_of(op, x);
+  const ChannelDims d = channel_dims(op, x);
   const StorageDType st =
       check_backward(op, x, y, dy, weight, d, act, dx, dresidual, dweight, dbias);
   check_channel(&save_mean, d, op, "save_mean");
@@ -196,7 +174,7 @@ void batchnorm_act_backward_eval(const Tensor& x, const Tensor& y, const Tensor&
                                  Tensor* dx, bool accumulate_dx, Tensor* dresidual,
                                  bool accumulate_dresidual, Tensor* dweight, Tensor* dbias) {
   const char* op = "batchnorm_act_backward_eval";
-  const Dims d = dims_of(op, x);
+  const ChannelDims d = channel_dims(op, x);
   const StorageDType st =
       check_backward(op, x, y, dy, weight, d, act, dx, dresidual, dweight, dbias);
   check_channel(&running_mean, d, op, "running_mean");

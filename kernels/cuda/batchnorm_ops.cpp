@@ -7,6 +7,7 @@
 // running and saved statistics, dweight and dbias are f32 (sums in double either way).
 #include <string>
 
+#include "kernels/cuda/channel_args.h"
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/ops_cuda.h"
 #include "kernels/cuda/storage_args.h"
@@ -15,34 +16,10 @@
 namespace te::ops::cuda {
 using namespace te::cuda;
 namespace {
-struct Dims {
-  int64_t n = 0, c = 0, hw = 1;
-  int64_t count() const { return n * hw; }
-};
-
-Dims dims_of(const char* op, const Tensor& x) {
-  if (x.rank() < 2)
-    throw ShapeError(std::string(op) + ": input " + x.shape().str() +
-                     " should be [N, C, ...] with at least 2 dimensions");
-  Dims d;
-  d.n = x.dim(0);
-  d.c = x.dim(1);
-  for (size_t i = 2; i < x.rank(); ++i) d.hw *= x.shape()[i];
-  return d;
-}
-
-// A per-channel f32 tensor ([C] elements) or null: checked (size, dtype) before any pointer is
-// taken, so every check of a call runs before the GPU is touched.
-void check_channel(const Tensor* t, const Dims& d, const char* op, const char* what) {
-  if (!t) return;
-  require_f32_param(t, op, what);
-  require_numel(*t, d.c, op, what);
-}
-
 // Per-channel partial sums of mode `mode` into a scratch tensor; returns the split count.
 template <typename T>
 int partial_sums(int mode, const T* a, const T* b, const float* mean, const float* invstd,
-                 const Dims& d, Tensor& scratch) {
+                 const ChannelDims& d, Tensor& scratch) {
   const int splits = launch::channel_splits(d.n, d.c, d.hw, context().sm_count);
   scratch = device_scratch(Shape{d.c * splits * 2}, DType::F64);
   launch::channel_sums(mode, a, b, mean, invstd, d.n, d.c, d.hw, splits,
@@ -56,7 +33,7 @@ void batchnorm_forward_train(const Tensor& x, const Tensor* weight, const Tensor
                              Tensor* num_batches_tracked, Tensor& save_mean, Tensor& save_invstd,
                              double eps, double momentum, Tensor& y) {
   const char* op = "batchnorm_forward_train";
-  const Dims d = dims_of(op, x);
+  const ChannelDims d = channel_dims(op, x);
   if (d.count() <= 1)
     throw ShapeError(std::string(op) + ": input " + x.shape().str() +
                      " has 1 value per channel; batch statistics need more than one (use a "
@@ -98,7 +75,7 @@ void batchnorm_forward_eval(const Tensor& x, const Tensor* weight, const Tensor*
                             const Tensor& running_mean, const Tensor& running_var, double eps,
                             Tensor& y) {
   const char* op = "batchnorm_forward_eval";
-  const Dims d = dims_of(op, x);
+  const ChannelDims d = channel_dims(op, x);
   const StorageDType st(op, x, "x");
   st.check(y, "y");
   require_numel(y, x.numel(), op, "y");
@@ -123,7 +100,7 @@ void batchnorm_forward_eval(const Tensor& x, const Tensor* weight, const Tensor*
 namespace {
 // Checks every dtype and size of a backward call (the statistics are checked by the caller).
 StorageDType check_backward(const char* op, const Tensor& x, const Tensor& dy,
-                            const Tensor* weight, const Dims& d, const Tensor* dx,
+                            const Tensor* weight, const ChannelDims& d, const Tensor* dx,
                             const Tensor* dweight, const Tensor* dbias) {
   StorageDType st(op, x, "x");
   st.check(dy, "dy");
@@ -140,7 +117,7 @@ StorageDType check_backward(const char* op, const Tensor& x, const Tensor& dy,
 template <typename T>
 void backward_passes(const char* op, const StorageDType& st, bool train, const Tensor& x,
                      const Tensor& dy, const Tensor* weight, const float* mean,
-                     const float* invstd, const Dims& d, Tensor* dx, bool accumulate,
+                     const float* invstd, const ChannelDims& d, Tensor* dx, bool accumulate,
                      Tensor* dweight, Tensor* dbias) {
   const T* xp = st.ptr<T>(x, "x");
   const T* dyp = st.ptr<T>(dy, "dy");
@@ -163,7 +140,7 @@ void batchnorm_backward_train(const Tensor& x, const Tensor& dy, const Tensor* w
                               const Tensor& save_mean, const Tensor& save_invstd, Tensor* dx,
                               bool accumulate, Tensor* dweight, Tensor* dbias) {
   const char* op = "batchnorm_backward_train";
-  const Dims d = dims_of(op, x);
+  const ChannelDims d = channel_dims(op, x);
   const StorageDType st = check_backward(op, x, dy, weight, d, dx, dweight, dbias);
   check_channel(&save_mean, d, op, "save_mean");
   check_channel(&save_invstd, d, op, "save_invstd");
@@ -179,7 +156,7 @@ void batchnorm_backward_eval(const Tensor& x, const Tensor& dy, const Tensor* we
                              const Tensor& running_mean, const Tensor& running_var, double eps,
                              Tensor* dx, bool accumulate, Tensor* dweight, Tensor* dbias) {
   const char* op = "batchnorm_backward_eval";
-  const Dims d = dims_of(op, x);
+  const ChannelDims d = channel_dims(op, x);
   const StorageDType st = check_backward(op, x, dy, weight, d, dx, dweight, dbias);
   check_channel(&running_mean, d, op, "running_mean");
   check_channel(&running_var, d, op, "running_var");
