@@ -84,4 +84,12 @@ void ensure_shape(Tensor& t, const Shape& shape, DType dtype, Device device) {
   t = Tensor::empty(shape, dtype, device);
 }
 
+void ensure_view(Tensor& buffer, Tensor& view, const Shape& shape, DType dtype, Device device) {
+  if (!buffer.defined() || buffer.numel() < shape.numel() || buffer.dtype() != dtype ||
+      buffer.device() != device)
+    buffer = Tensor::empty(Shape{shape.numel()}, dtype, device);
+  if (!view.defined() || view.shape() != shape || view.raw() != buffer.raw())
+    view = buffer.slice_flat(0, shape);
+}
+
 }  // namespace te

@@ -124,5 +124,10 @@ class Layer {
 
 // Makes `t` hold `shape` (same dtype/device as `like`), reallocating only when it differs.
 void ensure_shape(Tensor& t, const Shape& shape, DType dtype, Device device);
+// For what a layer keeps per batch: `view` becomes the first shape.numel() elements of
+// `buffer`, which only ever grows. A smaller batch (an evaluation's last one) reuses the same
+// memory, so addresses that a captured CUDA graph recorded stay valid; a larger batch also
+// re-plans the graph's activations, which the capture notices (step_capture.h).
+void ensure_view(Tensor& buffer, Tensor& view, const Shape& shape, DType dtype, Device device);
 
 }  // namespace te

@@ -60,7 +60,7 @@ void MaxPool2d::forward(const std::vector<const Tensor*>& inputs, Tensor& output
   const Tensor& x = *inputs.at(0);
   const Shape out = output_shape({x.shape()});
   ensure_shape(output, out, x.dtype(), x.device());
-  ensure_shape(argmax_, out, DType::I32, x.device());
+  ensure_view(argmax_buffer_, argmax_, out, DType::I32, x.device());
   ops::max_pool2d_forward(x, output, argmax_, pool_);
 }
 

@@ -32,7 +32,8 @@ class MaxPool2d : public Layer {
 
  private:
   ops::Pool2dParams pool_;
-  Tensor argmax_;  // from the last forward
+  Tensor argmax_;         // from the last forward: a view of argmax_buffer_
+  Tensor argmax_buffer_;  // grows only (ensure_view)
 };
 
 }  // namespace te

@@ -68,6 +68,14 @@ std::vector<double> train(bool capture, int64_t* replays) {
       loss.forward_backward(logits, dlabels, 1.0, grad, loss_sum, correct, bad);
       g->backward(grad, ctx);
     });
+    // Evaluations between steps with a smaller and (once) a larger batch: layer memory that
+    // depends on the batch must not move under the captured graphs (max-pool's argmax).
+    if (step == 3 || step == 5) {
+      RunContext eval;
+      eval.training = false;
+      const int64_t rows = step == 3 ? 3 : 9;
+      g->forward(rand_cpu({rows, 3, 12, 12}, 300 + step, -2, 2).to(gpu()), eval);
+    }
     // Plain SGD on the host side of the step, outside any graph.
     Tensor p = g->parameters().to(Device::cpu());
     const Tensor d = g->gradients().to(Device::cpu());
