@@ -4,6 +4,7 @@
 
 #ifdef TE_WITH_CUDA
 #include "kernels/cuda/captured_work.h"
+#include "kernels/cuda/context.h"
 #endif
 
 namespace te {
@@ -12,6 +13,7 @@ struct StepCapture::Entry {
   int eager_runs = 0;
 #ifdef TE_WITH_CUDA
   cuda::CapturedWork work;
+  const void* workspace = nullptr;  // the cuDNN/cuBLAS workspace the capture recorded
 #endif
 };
 
@@ -53,6 +55,11 @@ void StepCapture::run(const StepKey& key, const std::function<void()>& device_wo
     slot = std::make_unique<Entry>();
   }
   Entry& e = *slot;
+  if (e.work.captured() && e.workspace != cuda::workspace_address()) {
+    // The workspace grew since (another shape wanted more): the recorded address is stale.
+    e.work.reset();
+    e.eager_runs = 0;
+  }
   if (e.work.captured()) {
     e.work.replay();
     ++replays_;
@@ -64,6 +71,7 @@ void StepCapture::run(const StepKey& key, const std::function<void()>& device_wo
   }
   std::string why;
   if (e.work.capture(device_work, &why)) {
+    e.workspace = cuda::workspace_address();
     spdlog::debug("CUDA graphs: captured slot {} micro-batch {} ({} rows)", key.slot, key.micro, key.rows);
     e.work.replay();
     ++replays_;

@@ -166,6 +166,7 @@ void* workspace(size_t bytes) {
 }
 
 size_t workspace_bytes() { return g_workspace_bytes; }
+const void* workspace_address() { return g_workspace; }
 
 Allocator& pinned_allocator() { return *context().pinned_allocator; }
 

@@ -66,6 +66,9 @@ Context& context();
 // buffer, so workspace never costs an allocation in steady state. Valid until the next call.
 void* workspace(size_t bytes);
 size_t workspace_bytes();
+// Where the workspace is now: it moves when a larger request grows it, which invalidates
+// captured graphs that recorded the old address (engine/train/step_capture.h).
+const void* workspace_address();
 
 // Page-locked host memory for batches that are uploaded asynchronously.
 Allocator& pinned_allocator();
