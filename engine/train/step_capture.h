@@ -4,7 +4,9 @@
 // hundreds of kernel launches. A situation (StepKey) is everything the capture bakes in: the
 // upload slot the input comes from, the micro-batch index (its loss slot), the batch rows, the
 // activation arena's address and the loss scale. A key is run eagerly `warmup` times before it
-// is captured (cuDNN plans, workspace and scratch sizes settle first).
+// is captured (cuDNN plans, workspace and scratch sizes settle first). A capture is dropped when
+// the shared cuDNN/cuBLAS workspace has moved since; layers keep per-batch memory grow-only
+// (ensure_view), so evaluations in between do not move what a capture recorded.
 //
 // Where capture is impossible it is not used, and one log line says why: a CPU run, a build
 // without CUDA, a graph with dropout (its masks depend on the step counter, a host value the
