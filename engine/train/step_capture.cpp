@@ -70,7 +70,10 @@ void StepCapture::run(const StepKey& key, const std::function<void()>& device_wo
     return device_work();
   }
   std::string why;
+  const auto pool = pools_.find({key.slot, key.micro});
+  if (pool != pools_.end()) e.work.use_pool(pool->second);
   if (e.work.capture(device_work, &why)) {
+    pools_[{key.slot, key.micro}] = e.work.pool();
     e.workspace = cuda::workspace_address();
     spdlog::debug("CUDA graphs: captured slot {} micro-batch {} ({} rows)", key.slot, key.micro, key.rows);
     e.work.replay();

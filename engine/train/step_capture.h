@@ -21,6 +21,7 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <utility>
 
 #include "engine/graph/graph.h"
 
@@ -55,6 +56,8 @@ class StepCapture {
   int warmup_;
   int64_t replays_ = 0;
   std::map<StepKey, std::unique_ptr<Entry>> entries_;
+  // One private allocator pool per (slot, micro-batch): its captures replace each other.
+  std::map<std::pair<int, int64_t>, int> pools_;
 };
 
 }  // namespace te

@@ -26,6 +26,11 @@ class CapturedWork {
   // not allowed while capturing, an exception from `work`); the stream is usable afterwards
   // and nothing has run. Replaces an earlier capture.
   bool capture(const std::function<void()>& work, std::string* why);
+  // Temporary memory comes from this private pool of the caching allocator (shared by
+  // captures that are never replayed interleaved, e.g. successive captures of one step slot,
+  // so that re-captures do not reserve new memory each time); -1: a pool of its own.
+  void use_pool(int pool) { pool_ = pool; }
+  int pool() const { return pool_; }
   // Runs the captured work on the compute stream. Throws if nothing is captured.
   void replay();
   bool captured() const { return exec_ != nullptr; }
