@@ -8,14 +8,31 @@
 #endif
 
 namespace te {
+namespace {
 
-struct StepCapture::Entry {
-  int eager_runs = 0;
 #ifdef TE_WITH_CUDA
-  cuda::CapturedWork work;
-  const void* workspace = nullptr;  // the cuDNN/cuBLAS workspace the capture recorded
-#endif
+class CudaCapturedStep : public CapturedStep {
+ public:
+  bool capture(const std::function<void()>& work, std::string* why) override {
+    return work_.capture(work, why);
+  }
+  void replay() override { work_.replay(); }
+  void use_pool(int pool) override { work_.use_pool(pool); }
+  int pool() const override { return work_.pool(); }
+
+ private:
+  cuda::CapturedWork work_;
 };
+
+CaptureBackend cuda_backend() {
+  CaptureBackend b;
+  b.make = [] { return std::make_unique<CudaCapturedStep>(); };
+  b.workspace = [] { return cuda::workspace_address(); };
+  return b;
+}
+#endif
+
+}  // namespace
 
 StepCapture::StepCapture(bool wanted, const Graph& graph, int warmup) : warmup_(warmup) {
   std::string why;
@@ -25,7 +42,9 @@ StepCapture::StepCapture(bool wanted, const Graph& graph, int warmup) : warmup_(
     if (graph.layer(i).type() == "dropout")
       why = "layer '" + graph.layer_name(i) +
             "' is dropout, whose masks follow the step counter (a value a graph would freeze)";
-#ifndef TE_WITH_CUDA
+#ifdef TE_WITH_CUDA
+  backend_ = cuda_backend();
+#else
   if (why.empty()) why = "this build has no CUDA backend";
 #endif
   active_ = why.empty();
@@ -36,32 +55,31 @@ StepCapture::StepCapture(bool wanted, const Graph& graph, int warmup) : warmup_(
     spdlog::info("CUDA graphs: not used ({})", why);
 }
 
+StepCapture::StepCapture(CaptureBackend backend, int warmup)
+    : active_(true), warmup_(warmup), backend_(std::move(backend)) {}
+
 StepCapture::~StepCapture() = default;
 
 void StepCapture::run(const StepKey& key, const std::function<void()>& device_work) {
   if (!active_) return device_work();
-#ifdef TE_WITH_CUDA
-  auto& slot = entries_[key];
-  if (!slot) {
+  auto found = entries_.find(key);
+  if (found == entries_.end()) {
     // A new situation: captures for the same slot and micro-batch with other addresses or
     // shapes will not be replayed again (their memory may be gone), so drop them.
     for (auto it = entries_.begin(); it != entries_.end();) {
-      const StepKey& k = it->first;
-      if (k.slot == key.slot && k.micro == key.micro && it->second && (k < key || key < k))
-        it = entries_.erase(it);
-      else
-        ++it;
+      if (it->first.slot == key.slot && it->first.micro == key.micro) it = entries_.erase(it);
+      else ++it;
     }
-    slot = std::make_unique<Entry>();
+    found = entries_.emplace(key, Entry{}).first;
   }
-  Entry& e = *slot;
-  if (e.work.captured() && e.workspace != cuda::workspace_address()) {
+  Entry& e = found->second;
+  if (e.work && e.workspace != backend_.workspace()) {
     // The workspace grew since (another shape wanted more): the recorded address is stale.
     e.work.reset();
     e.eager_runs = 0;
   }
-  if (e.work.captured()) {
-    e.work.replay();
+  if (e.work) {
+    e.work->replay();
     ++replays_;
     return;
   }
@@ -69,14 +87,17 @@ void StepCapture::run(const StepKey& key, const std::function<void()>& device_wo
     ++e.eager_runs;
     return device_work();
   }
-  std::string why;
+  auto work = backend_.make();
   const auto pool = pools_.find({key.slot, key.micro});
-  if (pool != pools_.end()) e.work.use_pool(pool->second);
-  if (e.work.capture(device_work, &why)) {
-    pools_[{key.slot, key.micro}] = e.work.pool();
-    e.workspace = cuda::workspace_address();
+  if (pool != pools_.end()) work->use_pool(pool->second);
+  std::string why;
+  if (work->capture(device_work, &why)) {
+    pools_[{key.slot, key.micro}] = work->pool();
+    e.workspace = backend_.workspace();
+    e.work = std::move(work);
+    ++captures_;
     spdlog::debug("CUDA graphs: captured slot {} micro-batch {} ({} rows)", key.slot, key.micro, key.rows);
-    e.work.replay();
+    e.work->replay();
     ++replays_;
     return;
   }
@@ -84,9 +105,6 @@ void StepCapture::run(const StepKey& key, const std::function<void()>& device_wo
   active_ = false;
   entries_.clear();
   device_work();  // nothing ran during the failed capture
-#else
-  device_work();
-#endif
 }
 
 }  // namespace te

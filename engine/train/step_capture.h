@@ -15,6 +15,9 @@
 //
 // The optimizer step, the gradient check and the loss-scale update stay outside: they depend
 // on values that change every step (learning rate, Adam's step count) and read results back.
+//
+// The capture mechanism is a CaptureBackend: CUDA graphs in a CUDA build, a recording fake in
+// the tests of this class's bookkeeping (tests/train/step_capture_test.cpp).
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -39,23 +42,50 @@ struct StepKey {
   }
 };
 
+// One captured piece of work (cuda::CapturedWork behind it on a GPU).
+class CapturedStep {
+ public:
+  virtual ~CapturedStep() = default;
+  // False with `why` when capture fails; nothing has run then.
+  virtual bool capture(const std::function<void()>& work, std::string* why) = 0;
+  virtual void replay() = 0;
+  // The allocator pool its temporary memory comes from (-1: a new one on capture).
+  virtual void use_pool(int pool) = 0;
+  virtual int pool() const = 0;
+};
+
+struct CaptureBackend {
+  std::function<std::unique_ptr<CapturedStep>()> make;
+  // Where the shared workspace is now (captures that recorded another address are stale).
+  std::function<const void*()> workspace;
+};
+
 class StepCapture {
  public:
-  // `wanted`: train.cuda_graphs. Decides at once whether capture can apply to this graph.
+  // `wanted`: train.cuda_graphs. Decides at once whether capture can apply to this graph,
+  // and uses CUDA graphs.
   StepCapture(bool wanted, const Graph& graph, int warmup = 2);
+  // Always active, over `backend` (tests).
+  StepCapture(CaptureBackend backend, int warmup);
   ~StepCapture();
 
   bool active() const { return active_; }
   // Runs `device_work` for `key`: replayed, captured (then replayed), or eager.
   void run(const StepKey& key, const std::function<void()>& device_work);
   int64_t replays() const { return replays_; }
+  int64_t captures() const { return captures_; }
 
  private:
-  struct Entry;
+  struct Entry {
+    int eager_runs = 0;
+    std::unique_ptr<CapturedStep> work;  // set once captured
+    const void* workspace = nullptr;     // what the capture recorded
+  };
   bool active_ = false;
   int warmup_;
-  int64_t replays_ = 0;
-  std::map<StepKey, std::unique_ptr<Entry>> entries_;
+  CaptureBackend backend_;
+  int64_t replays_ = 0, captures_ = 0;
+  std::map<StepKey, Entry> entries_;
   // One private allocator pool per (slot, micro-batch): its captures replace each other.
   std::map<std::pair<int, int64_t>, int> pools_;
 };
