@@ -191,6 +191,7 @@ class Graph {
   DType compute_dtype_ = DType::F32;
   Tensor compute_params_, compute_grads_;
   std::vector<std::pair<int64_t, int64_t>> compute_ranges_, master_ranges_;
+  Tensor compute_table_, master_table_;  // the same for ops::cast_scale_ranges, on device_
   Tensor input_;  // the last forward's input (shares the caller's storage)
   bool inference_only_ = false, reuse_memory_ = true, poison_dead_memory_ = false;
   Tensor arena_;

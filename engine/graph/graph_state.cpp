@@ -43,6 +43,8 @@ void Graph::bind_parameters() {
     compute_params_ = Tensor::zeros({total}, compute_dtype_, device_);
     compute_grads_ = Tensor::zeros({total}, compute_dtype_, device_);
   }
+  compute_table_ = ops::make_range_table(compute_ranges_, total).to(device_);
+  master_table_ = ops::make_range_table(master_ranges_, total).to(device_);
   bind_views();
   // Buffers are few and small, and num_batches_tracked is i64: separate tensors. Float
   // buffers (running statistics) take the dtype of their layer's parameters.
@@ -86,15 +88,10 @@ void Graph::finish_backward(double scale) {
     if (scale != 1.0) ops::cast_scale(grads_, grads_, scale);
     return;
   }
-  for (const auto& [offset, count] : compute_ranges_) {
-    Tensor dst = grads_.slice_flat(offset, Shape{count});
-    ops::cast_scale(compute_grads_.slice_flat(offset, Shape{count}), dst, scale);
-  }
-  if (scale != 1.0)
-    for (const auto& [offset, count] : master_ranges_) {
-      Tensor g = grads_.slice_flat(offset, Shape{count});
-      ops::cast_scale(g, g, scale);
-    }
+  // One pass each, however many ranges (one launch each on a GPU).
+  if (!compute_ranges_.empty()) ops::cast_scale_ranges(compute_grads_, grads_, compute_table_, scale);
+  if (scale != 1.0 && !master_ranges_.empty())
+    ops::cast_scale_ranges(grads_, grads_, master_table_, scale);
 }
 
 std::vector<NamedTensor> Graph::named_parameters() const {
@@ -202,6 +199,8 @@ void Graph::to(Device device) {
   if (device == device_) return;
   params_ = params_.to(device);
   grads_ = grads_.to(device);
+  compute_table_ = compute_table_.to(device);
+  master_table_ = master_table_.to(device);
   if (mixed_precision()) {
     compute_params_ = Tensor::zeros({params_.numel()}, compute_dtype_, device);
     compute_grads_ = Tensor::zeros({params_.numel()}, compute_dtype_, device);

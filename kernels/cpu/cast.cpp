@@ -65,4 +65,44 @@ void cast_scale(const Tensor& src, Tensor& dst, double scale) {
   }
 }
 
+void cast_scale_ranges(const Tensor& src, Tensor& dst, const Tensor& table, double scale) {
+  if (src.numel() != dst.numel())
+    throw ShapeError("cast_scale_ranges: src " + src.shape().str() + " and dst " + dst.shape().str() +
+                     " differ in size");
+  if (table.dtype() != DType::I64 || table.numel() % 2 != 1 || !table.device().is_cpu())
+    throw Error("cast_scale_ranges: the range table must come from make_range_table");
+  const int64_t n = table.numel() / 2;
+  const int64_t* offsets = table.data<int64_t>();
+  const int64_t* starts = offsets + n;
+  for (int64_t r = 0; r < n; ++r) {
+    const int64_t count = starts[r + 1] - starts[r];
+    Tensor d = dst.slice_flat(offsets[r], Shape{count});
+    cast_scale(src.slice_flat(offsets[r], Shape{count}), d, scale);
+  }
+}
+
 }  // namespace te::ops::cpu
+
+namespace te::ops {
+
+Tensor make_range_table(const std::vector<std::pair<int64_t, int64_t>>& ranges, int64_t numel) {
+  const auto n = static_cast<int64_t>(ranges.size());
+  Tensor table = Tensor::empty(Shape{2 * n + 1}, DType::I64);
+  int64_t* offsets = table.data<int64_t>();
+  int64_t* starts = offsets + n;
+  int64_t total = 0, end = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    const auto [offset, count] = ranges[static_cast<size_t>(r)];
+    if (offset < end || count < 0 || offset + count > numel)
+      throw Error("make_range_table: range (" + std::to_string(offset) + ", " + std::to_string(count) +
+                  ") overlaps the previous one or lies outside " + std::to_string(numel) + " elements");
+    offsets[r] = offset;
+    starts[r] = total;
+    total += count;
+    end = offset + count;
+  }
+  starts[n] = total;
+  return table;
+}
+
+}  // namespace te::ops

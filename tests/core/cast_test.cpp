@@ -46,5 +46,21 @@ TEST(CastScale, OverflowToF16IsInfinite) {
   EXPECT_THROW(ops::cast_scale(src, ints, 1.0), Error);
 }
 
+TEST(CastScale, RangesTouchOnlyTheirElements) {
+  const Tensor src = testing::random_tensor({20}, 5, -4, 4, DType::F32);
+  Tensor dst = Tensor::empty({20}, DType::BF16);
+  dst.zero();
+  const Tensor table = ops::make_range_table({{2, 3}, {9, 0}, {10, 6}, {19, 1}}, 20);
+  ops::cast_scale_ranges(src, dst, table, 0.5);
+  const std::vector<double> in = src.to_f64_vector(), out = dst.to_f64_vector();
+  for (int i = 0; i < 20; ++i) {
+    const bool inside = (i >= 2 && i < 5) || (i >= 10 && i < 16) || i == 19;
+    const double want = inside ? bf16_to_float(float_to_bf16(static_cast<float>(in[i]) * 0.5f)) : 0.0;
+    EXPECT_EQ(out[i], want) << i;
+  }
+  EXPECT_THROW(ops::make_range_table({{5, 3}, {6, 1}}, 20), Error);  // overlapping
+  EXPECT_THROW(ops::make_range_table({{18, 3}}, 20), Error);         // past the end
+}
+
 }  // namespace
 }  // namespace te
