@@ -61,6 +61,7 @@ struct TrainSection {
   bool deterministic = false;  // GPU: only deterministic cuDNN algorithms and reductions
   bool allow_tf32 = true;      // GPU: fp32 convolutions/GEMMs may use TF32 tensor cores
   bool cuda_graphs = true;     // GPU: replay each micro-batch's forward/backward as a CUDA graph
+  bool channels_last = false;  // GPU: NHWC activations (kernels/layout.h)
 };
 
 struct CheckpointSection {

@@ -63,7 +63,9 @@ void Graph::check_input(const Tensor& input) const {
                 input.device().str());
 }
 
-const Tensor& Graph::forward(const Tensor& input, const RunContext& ctx) {
+const Tensor& Graph::forward(const Tensor& input, const RunContext& run) {
+  RunContext ctx = run;
+  ctx.layout = layout_;
   check_input(input);
   prepare(input.dim(0));
   input_ = input;
@@ -92,6 +94,7 @@ void Graph::backward(const Tensor& grad_output, const RunContext& ctx) {
   // One BackwardArgs for all nodes: its vectors keep their capacity across nodes.
   BackwardArgs a;
   a.ctx = ctx;
+  a.ctx.layout = layout_;
   for (size_t k = nodes_.size(); k-- > 0;) {
     Node& n = nodes_[k];
     if (!n.needs_grad) continue;

@@ -53,6 +53,9 @@ struct GraphOptions {
   // Fuse batchnorm2d -> relu and batchnorm2d -> add -> relu chains into one layer each
   // (fusion.h); names, checkpoints and initial values are the same either way.
   bool fuse = true;
+  // Channels-last activations (kernels/layout.h; CUDA only): the caller's input must be NHWC
+  // in memory, and so are all 4-D activations and their gradients.
+  bool channels_last = false;
   // false: every activation and gradient gets its own memory (the reference the plan is
   // tested against).
   bool reuse_memory = true;
@@ -114,6 +117,7 @@ class Graph {
   Device device() const { return device_; }
   DType dtype() const { return dtype_; }                  // the master parameters'
   DType compute_dtype() const { return compute_dtype_; }  // activations' and the input's
+  Layout layout() const { return layout_; }               // of 4-D activations and the input
 
   int64_t num_parameters() const { return params_.numel(); }
   // Flat (offset, count) ranges that get no weight decay: every parameter of rank <= 1
@@ -189,6 +193,7 @@ class Graph {
   // Mixed precision: compute-dtype copies in the same flat layout, and the ranges of the flat
   // layout whose parameters layers use in the compute dtype (the rest use the masters).
   DType compute_dtype_ = DType::F32;
+  Layout layout_ = Layout::NCHW;
   Tensor compute_params_, compute_grads_;
   std::vector<std::pair<int64_t, int64_t>> compute_ranges_, master_ranges_;
   Tensor compute_table_, master_table_;  // the same for ops::cast_scale_ranges, on device_

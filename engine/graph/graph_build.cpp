@@ -175,6 +175,7 @@ std::unique_ptr<Graph> Graph::build(const YAML::Node& model, const std::string& 
   g->input_chw_ = input_chw;
   g->dtype_ = options.dtype;
   g->compute_dtype_ = options.compute_dtype.value_or(options.dtype);
+  g->layout_ = options.channels_last ? Layout::NHWC : Layout::NCHW;
   g->device_ = options.device;
   g->inference_only_ = options.inference_only;
   g->reuse_memory_ = options.reuse_memory;

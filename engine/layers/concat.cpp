@@ -40,6 +40,9 @@ void Concat::forward(const std::vector<const Tensor*>& inputs, Tensor& output,
   std::vector<Shape> shapes;
   for (const Tensor* t : inputs) shapes.push_back(t->shape());
   const Tensor& x = *inputs.at(0);
+  if (ctx.layout == Layout::NHWC && x.rank() == 4)
+    throw Error(describe() + ": concatenating channels-last [N, C, H, W] activations is not "
+                "implemented; set train.channels_last: false for this model");
   ensure_shape(output, output_shape(shapes), x.dtype(), x.device());
   ops::concat_forward(inputs, resolve_axis(x.rank()), output);
 }

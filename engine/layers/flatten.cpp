@@ -18,6 +18,11 @@ Shape Flatten::output_shape(const std::vector<Shape>& inputs) const {
 void Flatten::forward(const std::vector<const Tensor*>& inputs, Tensor& output,
                       const RunContext& ctx) {
   const Tensor& x = *inputs.at(0);
+  if (ctx.layout == Layout::NHWC && x.rank() == 4 && x.dim(2) * x.dim(3) > 1)
+    throw Error(describe() + ": flattening the channels-last activation " + x.shape().str() +
+                " would order its features differently from NCHW (and from the checkpoint's "
+                "linear weights); pool to [N, C] first (global_avg_pool), or set "
+                "train.channels_last: false");
   ensure_shape(output, output_shape({x.shape()}), x.dtype(), x.device());
   output.copy_from(x);
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/core/tensor.h"
+#include "kernels/layout.h"
 
 namespace te {
 
@@ -53,6 +54,9 @@ struct RunContext {
   bool training = true;
   uint64_t seed = 0;  // with `step`, the counter for stochastic layers (dropout)
   uint64_t step = 0;
+  // The memory order of 4-D activations (kernels/layout.h); the graph sets it from
+  // GraphOptions::channels_last, layers pass it to the ops that care.
+  Layout layout = Layout::NCHW;
 };
 
 struct BackwardArgs {

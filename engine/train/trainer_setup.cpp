@@ -98,6 +98,7 @@ void Trainer::Impl::build_model() {
   go.init_seed = config.train.seed;
   if (config.train.precision == "bf16") go.compute_dtype = DType::BF16;
   if (config.train.precision == "fp16") go.compute_dtype = DType::F16;
+  go.channels_last = config.train.channels_last;
   graph = Graph::build(model, where, info.input_chw, go);
   graph->to(options.device);
   buffers = graph->named_buffers();
@@ -124,6 +125,7 @@ void Trainer::Impl::build_model() {
                  config.train.precision == "fp16" ? "; dynamic loss scaling" : "");
   else
     spdlog::info("precision: fp32");
+  spdlog::info("activation layout: {}", layout_name(graph->layout()));
   scaler = std::make_unique<LossScaler>(config.train.precision == "fp16");
   step_capture = std::make_unique<StepCapture>(config.train.cuda_graphs, *graph);
 }
@@ -133,6 +135,10 @@ void Trainer::Impl::setup() {
     throw ConfigError(config.source + ": key 'train.precision': " + config.train.precision +
                       " needs a CUDA device; the CPU backend computes in fp32 (set "
                       "train.precision: fp32, or run with --device cuda)");
+  if (config.train.channels_last && options.device.is_cpu())
+    throw ConfigError(config.source + ": key 'train.channels_last': channels-last activations "
+                      "need a CUDA device; the CPU backend is NCHW only (set it to false, or run "
+                      "with --device cuda)");
   if (config.train.threads > 0) set_num_threads(static_cast<int>(config.train.threads));
   run = create_run_dir(options.run_dir);
   std::optional<CheckpointFiles> resume_from;

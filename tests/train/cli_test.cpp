@@ -157,6 +157,16 @@ TEST(TrainerCli, MixedPrecisionOnTheCpuIsAClearConfigError) {
   EXPECT_FALSE(std::filesystem::exists(dir + "/run/checkpoints/last.safetensors"));
 }
 
+TEST(TrainerCli, ChannelsLastOnTheCpuIsAClearConfigError) {
+  const std::string dir = fresh_dir("cli_channels_last");
+  const std::string cfg = write_config(dir, "train: {epochs: 1, channels_last: true}\n");
+  const CommandResult r = run_command({trainer_binary(), "--config", cfg, "--out", dir + "/run",
+                                       "--device", "cpu"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("key 'train.channels_last': channels-last activations need a CUDA device"),
+            std::string::npos) << r.output;
+}
+
 TEST(TrainerCli, CudaFailsClearlyWhenNoGpuWorks) {
   const std::string dir = fresh_dir("cli_cuda");
   const std::string cfg = write_config(dir, "train: {epochs: 1}\n");
