@@ -193,7 +193,7 @@ cat "$LOGS/bench_kernels.log"
 case $rc in
   0)
     note "bench_kernels" "OK in $(( $(date +%s) - T0 )) s (effective GB/s = minimal bytes / median time)"
-    while IFS= read -r line; do SUMMARY+=("  $line"); done < <(sed -n '/^reference:/,$p' "$LOGS/bench_kernels.log")
+    while IFS= read -r line; do SUMMARY+=("  $line"); done < <(python3 "$ROOT/scripts/summarize_kernels.py" "$LOGS/bench_kernels.log")
     ;;
   77) note "bench_kernels" "$(grep -m1 -o 'skipped.*' "$LOGS/bench_kernels.log")" ;;
   *)
