@@ -13,8 +13,11 @@
 // shape. Every float tensor has x's dtype (the CPU takes f32 or f64, CUDA f32), except that
 // CUDA also takes bf16 or f16 x, residual, y, dy, dx, dresidual (one dtype per call) with the
 // per-channel tensors (weight, bias, statistics, dweight, dbias) in f32.
+// layout (kernels/layout.h) is the memory order of the activations (x, y, dy, dx and, fused,
+// residual, dresidual); NHWC (channels-last) runs on CUDA only, the CPU throws DeviceError.
 #include "engine/core/tensor.h"
 #include "kernels/dispatch.h"
+#include "kernels/layout.h"
 
 namespace te::ops {
 
@@ -25,22 +28,26 @@ void batchnorm_act_forward_train(const Tensor& x, const Tensor* residual, const 
                                  const Tensor* bias, Tensor& running_mean, Tensor& running_var,
                                  Tensor* num_batches_tracked, Tensor& save_mean,
                                  Tensor& save_invstd, double eps, double momentum,
-                                 BatchNormActivation act, Tensor& y);
+                                 BatchNormActivation act, Tensor& y,
+                                 Layout layout = Layout::NCHW);
 void batchnorm_act_forward_eval(const Tensor& x, const Tensor* residual, const Tensor* weight,
                                 const Tensor* bias, const Tensor& running_mean,
                                 const Tensor& running_var, double eps, BatchNormActivation act,
-                                Tensor& y);
+                                Tensor& y,
+                                Layout layout = Layout::NCHW);
 // y is read only for ReLU (for None it may be an undefined tensor).
 void batchnorm_act_backward_train(const Tensor& x, const Tensor& y, const Tensor& dy,
                                   const Tensor* weight, const Tensor& save_mean,
                                   const Tensor& save_invstd, BatchNormActivation act, Tensor* dx,
                                   bool accumulate_dx, Tensor* dresidual,
-                                  bool accumulate_dresidual, Tensor* dweight, Tensor* dbias);
+                                  bool accumulate_dresidual, Tensor* dweight, Tensor* dbias,
+                                  Layout layout = Layout::NCHW);
 void batchnorm_act_backward_eval(const Tensor& x, const Tensor& y, const Tensor& dy,
                                  const Tensor* weight, const Tensor& running_mean,
                                  const Tensor& running_var, double eps, BatchNormActivation act,
                                  Tensor* dx, bool accumulate_dx, Tensor* dresidual,
-                                 bool accumulate_dresidual, Tensor* dweight, Tensor* dbias);
+                                 bool accumulate_dresidual, Tensor* dweight, Tensor* dbias,
+                                 Layout layout = Layout::NCHW);
 }  // namespace cpu
 
 #ifdef TE_WITH_CUDA
@@ -49,21 +56,25 @@ void batchnorm_act_forward_train(const Tensor& x, const Tensor* residual, const 
                                  const Tensor* bias, Tensor& running_mean, Tensor& running_var,
                                  Tensor* num_batches_tracked, Tensor& save_mean,
                                  Tensor& save_invstd, double eps, double momentum,
-                                 BatchNormActivation act, Tensor& y);
+                                 BatchNormActivation act, Tensor& y,
+                                 Layout layout = Layout::NCHW);
 void batchnorm_act_forward_eval(const Tensor& x, const Tensor* residual, const Tensor* weight,
                                 const Tensor* bias, const Tensor& running_mean,
                                 const Tensor& running_var, double eps, BatchNormActivation act,
-                                Tensor& y);
+                                Tensor& y,
+                                Layout layout = Layout::NCHW);
 void batchnorm_act_backward_train(const Tensor& x, const Tensor& y, const Tensor& dy,
                                   const Tensor* weight, const Tensor& save_mean,
                                   const Tensor& save_invstd, BatchNormActivation act, Tensor* dx,
                                   bool accumulate_dx, Tensor* dresidual,
-                                  bool accumulate_dresidual, Tensor* dweight, Tensor* dbias);
+                                  bool accumulate_dresidual, Tensor* dweight, Tensor* dbias,
+                                  Layout layout = Layout::NCHW);
 void batchnorm_act_backward_eval(const Tensor& x, const Tensor& y, const Tensor& dy,
                                  const Tensor* weight, const Tensor& running_mean,
                                  const Tensor& running_var, double eps, BatchNormActivation act,
                                  Tensor* dx, bool accumulate_dx, Tensor* dresidual,
-                                 bool accumulate_dresidual, Tensor* dweight, Tensor* dbias);
+                                 bool accumulate_dresidual, Tensor* dweight, Tensor* dbias,
+                                 Layout layout = Layout::NCHW);
 }  // namespace cuda
 #endif
 
@@ -72,35 +83,40 @@ inline void batchnorm_act_forward_train(const Tensor& x, const Tensor* residual,
                                         Tensor& running_mean, Tensor& running_var,
                                         Tensor* num_batches_tracked, Tensor& save_mean,
                                         Tensor& save_invstd, double eps, double momentum,
-                                        BatchNormActivation act, Tensor& y) {
+                                        BatchNormActivation act, Tensor& y,
+                                        Layout layout = Layout::NCHW) {
   TE_DISPATCH(x.device(), batchnorm_act_forward_train, x, residual, weight, bias, running_mean,
-              running_var, num_batches_tracked, save_mean, save_invstd, eps, momentum, act, y);
+              running_var, num_batches_tracked, save_mean, save_invstd, eps, momentum, act, y,
+              layout);
 }
 inline void batchnorm_act_forward_eval(const Tensor& x, const Tensor* residual,
                                        const Tensor* weight, const Tensor* bias,
                                        const Tensor& running_mean, const Tensor& running_var,
-                                       double eps, BatchNormActivation act, Tensor& y) {
+                                       double eps, BatchNormActivation act, Tensor& y,
+                                       Layout layout = Layout::NCHW) {
   TE_DISPATCH(x.device(), batchnorm_act_forward_eval, x, residual, weight, bias, running_mean,
-              running_var, eps, act, y);
+              running_var, eps, act, y, layout);
 }
 inline void batchnorm_act_backward_train(const Tensor& x, const Tensor& y, const Tensor& dy,
                                          const Tensor* weight, const Tensor& save_mean,
                                          const Tensor& save_invstd, BatchNormActivation act,
                                          Tensor* dx, bool accumulate_dx, Tensor* dresidual,
                                          bool accumulate_dresidual, Tensor* dweight,
-                                         Tensor* dbias) {
+                                         Tensor* dbias,
+                                         Layout layout = Layout::NCHW) {
   TE_DISPATCH(dy.device(), batchnorm_act_backward_train, x, y, dy, weight, save_mean, save_invstd,
-              act, dx, accumulate_dx, dresidual, accumulate_dresidual, dweight, dbias);
+              act, dx, accumulate_dx, dresidual, accumulate_dresidual, dweight, dbias, layout);
 }
 inline void batchnorm_act_backward_eval(const Tensor& x, const Tensor& y, const Tensor& dy,
                                         const Tensor* weight, const Tensor& running_mean,
                                         const Tensor& running_var, double eps,
                                         BatchNormActivation act, Tensor* dx, bool accumulate_dx,
                                         Tensor* dresidual, bool accumulate_dresidual,
-                                        Tensor* dweight, Tensor* dbias) {
+                                        Tensor* dweight, Tensor* dbias,
+                                        Layout layout = Layout::NCHW) {
   TE_DISPATCH(dy.device(), batchnorm_act_backward_eval, x, y, dy, weight, running_mean,
               running_var, eps, act, dx, accumulate_dx, dresidual, accumulate_dresidual, dweight,
-              dbias);
+              dbias, layout);
 }
 
 }  // namespace te::ops

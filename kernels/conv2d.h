@@ -3,6 +3,9 @@
 // o's group and the kernel window of w[o, c, i, j] * x[n, g*C/G + c, oh*sh - ph + i*dh,
 // ow*sw - pw + j*dw] (zero outside the image). Weight [O, C/G, kh, kw], bias [O].
 // The CPU backend lowers it to im2col + GEMM (kernels/cpu/conv2d.cpp explains the plan).
+// Layout (kernels/layout.h) is the memory order of x, y, dx and dy; shapes stay [N, C, H, W].
+// The weight is always [O, C/G, kh, kw] in PyTorch's order (checkpoints do not depend on the
+// layout). Channels-last (NHWC) runs on CUDA only; the CPU backend throws for it.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -10,6 +13,7 @@
 
 #include "engine/core/tensor.h"
 #include "kernels/dispatch.h"
+#include "kernels/layout.h"
 
 namespace te::ops {
 
@@ -68,39 +72,49 @@ class Conv2dWorkspace {
 namespace cpu {
 // y = conv(x, w) + bias (bias may be null). x [N, C, H, W], y [N, O, OH, OW].
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
-                    const Conv2dParams& p, Conv2dWorkspace& ws);
+                    const Conv2dParams& p, Conv2dWorkspace& ws,
+                    Layout layout = Layout::NCHW);
 // dx = (or +=, when accumulate) the gradient w.r.t. x. dx has x's shape.
 void conv2d_backward_input(const Tensor& dy, const Tensor& w, Tensor& dx, bool accumulate,
-                           const Conv2dParams& p, Conv2dWorkspace& ws);
+                           const Conv2dParams& p, Conv2dWorkspace& ws,
+                           Layout layout = Layout::NCHW);
 // dw += gradient w.r.t. w; db += gradient w.r.t. bias (db may be null).
 void conv2d_backward_params(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db,
-                            const Conv2dParams& p, Conv2dWorkspace& ws);
+                            const Conv2dParams& p, Conv2dWorkspace& ws,
+                            Layout layout = Layout::NCHW);
 }  // namespace cpu
 
 #ifdef TE_WITH_CUDA
 // CUDA: f32, or bf16/f16 storage with f32 accumulation (x, weight, y / dy, weight, dx / x, dy in
 // one dtype; bias, dbias and dweight f32 or that dtype). kernels/cuda/conv2d_ops.cpp has the rules.
+// NHWC for all three dtypes; the weight and dweight stay [O, C/G, kh, kw] in memory.
 namespace cuda {
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
-                    const Conv2dParams& p, Conv2dWorkspace& ws);
+                    const Conv2dParams& p, Conv2dWorkspace& ws,
+                    Layout layout = Layout::NCHW);
 void conv2d_backward_input(const Tensor& dy, const Tensor& w, Tensor& dx, bool accumulate,
-                           const Conv2dParams& p, Conv2dWorkspace& ws);
+                           const Conv2dParams& p, Conv2dWorkspace& ws,
+                           Layout layout = Layout::NCHW);
 void conv2d_backward_params(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db,
-                            const Conv2dParams& p, Conv2dWorkspace& ws);
+                            const Conv2dParams& p, Conv2dWorkspace& ws,
+                            Layout layout = Layout::NCHW);
 }  // namespace cuda
 #endif
 
 inline void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
-                           const Conv2dParams& p, Conv2dWorkspace& ws) {
-  TE_DISPATCH(x.device(), conv2d_forward, x, w, bias, y, p, ws);
+                           const Conv2dParams& p, Conv2dWorkspace& ws,
+                           Layout layout = Layout::NCHW) {
+  TE_DISPATCH(x.device(), conv2d_forward, x, w, bias, y, p, ws, layout);
 }
 inline void conv2d_backward_input(const Tensor& dy, const Tensor& w, Tensor& dx, bool accumulate,
-                                  const Conv2dParams& p, Conv2dWorkspace& ws) {
-  TE_DISPATCH(dy.device(), conv2d_backward_input, dy, w, dx, accumulate, p, ws);
+                                  const Conv2dParams& p, Conv2dWorkspace& ws,
+                                  Layout layout = Layout::NCHW) {
+  TE_DISPATCH(dy.device(), conv2d_backward_input, dy, w, dx, accumulate, p, ws, layout);
 }
 inline void conv2d_backward_params(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db,
-                                   const Conv2dParams& p, Conv2dWorkspace& ws) {
-  TE_DISPATCH(x.device(), conv2d_backward_params, x, dy, dw, db, p, ws);
+                                   const Conv2dParams& p, Conv2dWorkspace& ws,
+                                   Layout layout = Layout::NCHW) {
+  TE_DISPATCH(x.device(), conv2d_backward_params, x, dy, dw, db, p, ws, layout);
 }
 
 }  // namespace te::ops

@@ -18,13 +18,14 @@ void AvgPool2d::forward(const std::vector<const Tensor*>& inputs, Tensor& output
                         const RunContext& ctx) {
   const Tensor& x = *inputs.at(0);
   ensure_shape(output, output_shape({x.shape()}), x.dtype(), x.device());
-  ops::avg_pool2d_forward(x, output, pool_);
+  ops::avg_pool2d_forward(x, output, pool_, ctx.layout);
 }
 
 void AvgPool2d::backward(const BackwardArgs& args) {
   Tensor* dx = args.grad_inputs.at(0);
   if (!dx) return;
-  ops::avg_pool2d_backward(*args.grad_output, *dx, args.modes.at(0) == GradMode::Accumulate, pool_);
+  ops::avg_pool2d_backward(*args.grad_output, *dx, args.modes.at(0) == GradMode::Accumulate, pool_,
+                           args.ctx.layout);
 }
 
 }  // namespace te

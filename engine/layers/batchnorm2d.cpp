@@ -26,13 +26,13 @@ void BatchNorm2d::forward(const std::vector<const Tensor*>& inputs, Tensor& outp
   Tensor& rmean = buffer(0).value;
   Tensor& rvar = buffer(1).value;
   if (!ctx.training) {
-    ops::batchnorm_forward_eval(x, weight(), bias(), rmean, rvar, eps_, output);
+    ops::batchnorm_forward_eval(x, weight(), bias(), rmean, rvar, eps_, output, ctx.layout);
     have_batch_stats_ = false;
     return;
   }
   prepare_saved_stats(x);
   ops::batchnorm_forward_train(x, weight(), bias(), rmean, rvar, &buffer(2).value, save_mean_,
-                               save_invstd_, eps_, momentum_, output);
+                               save_invstd_, eps_, momentum_, output, ctx.layout);
   have_batch_stats_ = true;
 }
 
@@ -46,10 +46,10 @@ void BatchNorm2d::backward(const BackwardArgs& args) {
     if (!have_batch_stats_)
       throw Error(describe() + ": training-mode backward without a training-mode forward");
     ops::batchnorm_backward_train(x, *args.grad_output, weight(), save_mean_, save_invstd_, dx,
-                                  accumulate, dw, db);
+                                  accumulate, dw, db, args.ctx.layout);
   } else {
     ops::batchnorm_backward_eval(x, *args.grad_output, weight(), buffer(0).value,
-                                 buffer(1).value, eps_, dx, accumulate, dw, db);
+                                 buffer(1).value, eps_, dx, accumulate, dw, db, args.ctx.layout);
   }
 }
 

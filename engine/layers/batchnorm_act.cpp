@@ -44,13 +44,15 @@ void BatchNormAct::forward(const std::vector<const Tensor*>& inputs, Tensor& out
   Tensor& rmean = buffer(0).value;
   Tensor& rvar = buffer(1).value;
   if (!ctx.training) {
-    ops::batchnorm_act_forward_eval(x, r, weight(), bias(), rmean, rvar, eps_, activation_, output);
+    ops::batchnorm_act_forward_eval(x, r, weight(), bias(), rmean, rvar, eps_, activation_, output,
+                                    ctx.layout);
     have_batch_stats_ = false;
     return;
   }
   prepare_saved_stats(x);
   ops::batchnorm_act_forward_train(x, r, weight(), bias(), rmean, rvar, &buffer(2).value,
-                                   save_mean_, save_invstd_, eps_, momentum_, activation_, output);
+                                   save_mean_, save_invstd_, eps_, momentum_, activation_, output,
+                                   ctx.layout);
   have_batch_stats_ = true;
 }
 
@@ -68,11 +70,12 @@ void BatchNormAct::backward(const BackwardArgs& args) {
     if (!have_batch_stats_)
       throw Error(describe() + ": training-mode backward without a training-mode forward");
     ops::batchnorm_act_backward_train(x, y, *args.grad_output, weight(), save_mean_, save_invstd_,
-                                      activation_, dx, accumulate_dx, dr, accumulate_dr, dw, db);
+                                      activation_, dx, accumulate_dx, dr, accumulate_dr, dw, db,
+                                      args.ctx.layout);
   } else {
     ops::batchnorm_act_backward_eval(x, y, *args.grad_output, weight(), buffer(0).value,
                                      buffer(1).value, eps_, activation_, dx, accumulate_dx, dr,
-                                     accumulate_dr, dw, db);
+                                     accumulate_dr, dw, db, args.ctx.layout);
   }
 }
 

@@ -86,7 +86,8 @@ void Conv2d::forward(const std::vector<const Tensor*>& inputs, Tensor& output,
   const Shape out = output_shape({x.shape()});
   ensure_shape(output, out, x.dtype(), x.device());
   const Tensor& w = weight().value;
-  ops::conv2d_forward(x, w, bias_ ? &params_[1].value : nullptr, output, conv_, workspace_);
+  ops::conv2d_forward(x, w, bias_ ? &params_[1].value : nullptr, output, conv_, workspace_,
+                      ctx.layout);
 }
 
 void Conv2d::backward(const BackwardArgs& args) {
@@ -95,11 +96,11 @@ void Conv2d::backward(const BackwardArgs& args) {
   Param& w = weight();
   if (Tensor* dx = args.grad_inputs.at(0))
     ops::conv2d_backward_input(dy, w.value, *dx, args.modes.at(0) == GradMode::Accumulate, conv_,
-                               workspace_);
+                               workspace_, args.ctx.layout);
   // A weight without a bound gradient buffer is frozen: no parameter gradients then.
   if (!w.grad.defined()) return;
   Tensor* db = bias_ && params_[1].grad.defined() ? &params_[1].grad : nullptr;
-  ops::conv2d_backward_params(x, dy, w.grad, db, conv_, workspace_);
+  ops::conv2d_backward_params(x, dy, w.grad, db, conv_, workspace_, args.ctx.layout);
 }
 
 }  // namespace te

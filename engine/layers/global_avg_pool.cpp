@@ -16,13 +16,14 @@ void GlobalAvgPool::forward(const std::vector<const Tensor*>& inputs, Tensor& ou
                             const RunContext& ctx) {
   const Tensor& x = *inputs.at(0);
   ensure_shape(output, output_shape({x.shape()}), x.dtype(), x.device());
-  ops::global_avg_pool_forward(x, output);
+  ops::global_avg_pool_forward(x, output, ctx.layout);
 }
 
 void GlobalAvgPool::backward(const BackwardArgs& args) {
   Tensor* dx = args.grad_inputs.at(0);
   if (!dx) return;
-  ops::global_avg_pool_backward(*args.grad_output, *dx, args.modes.at(0) == GradMode::Accumulate);
+  ops::global_avg_pool_backward(*args.grad_output, *dx, args.modes.at(0) == GradMode::Accumulate,
+                                args.ctx.layout);
 }
 
 }  // namespace te

@@ -61,7 +61,7 @@ void MaxPool2d::forward(const std::vector<const Tensor*>& inputs, Tensor& output
   const Shape out = output_shape({x.shape()});
   ensure_shape(output, out, x.dtype(), x.device());
   ensure_view(argmax_buffer_, argmax_, out, DType::I32, x.device());
-  ops::max_pool2d_forward(x, output, argmax_, pool_);
+  ops::max_pool2d_forward(x, output, argmax_, pool_, ctx.layout);
 }
 
 void MaxPool2d::backward(const BackwardArgs& args) {
@@ -69,7 +69,7 @@ void MaxPool2d::backward(const BackwardArgs& args) {
   if (!dx) return;
   if (!argmax_.defined()) throw Error(describe() + ": backward called before forward");
   ops::max_pool2d_backward(*args.grad_output, argmax_, *dx,
-                           args.modes.at(0) == GradMode::Accumulate);
+                           args.modes.at(0) == GradMode::Accumulate, args.ctx.layout);
 }
 
 int64_t MaxPool2d::saved_bytes(const std::vector<Shape>& inputs) const {

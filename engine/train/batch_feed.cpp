@@ -10,9 +10,9 @@
 namespace te {
 
 BatchFeed::BatchFeed(DataLoader& loader, Device device, std::vector<float> mean,
-                     std::vector<float> std, DType input_dtype)
+                     std::vector<float> std, DType input_dtype, Layout layout)
     : loader_(loader), device_(device), mean_(std::move(mean)), std_(std::move(std)),
-      input_dtype_(input_dtype) {}
+      input_dtype_(input_dtype), layout_(layout) {}
 
 void BatchFeed::start_epoch(int64_t batches) {
   // Uploads of the previous epoch may still read host buffers that are about to be replaced.
@@ -51,11 +51,11 @@ const DeviceBatch& BatchFeed::next() {
   const Shape& s = host_[slot].images.shape();
   ensure_shape(d.input, Shape{s[0], s[3], s[1], s[2]}, input_dtype_, device_);
   if (device_.is_cpu()) {
-    ops::normalize_images(host_[slot].images, d.input, mean_, std_);
+    ops::normalize_images(host_[slot].images, d.input, mean_, std_, layout_);
     d.labels = host_[slot].labels;
   } else {
     ops::use_upload_slot(device_, slot);
-    ops::normalize_images(d.images_u8, d.input, mean_, std_);
+    ops::normalize_images(d.images_u8, d.input, mean_, std_, layout_);
     // The copy of the batch after this one overlaps this one's compute.
     if (left_ > 1) fetch(slot ^ 1);
   }

@@ -16,9 +16,9 @@ namespace te {
 
 class BatchFeed {
  public:
-  // input_dtype: what the graph reads (its compute dtype).
+  // input_dtype and layout: what the graph reads (its compute dtype and layout).
   BatchFeed(DataLoader& loader, Device device, std::vector<float> mean, std::vector<float> std,
-            DType input_dtype = DType::F32);
+            DType input_dtype = DType::F32, Layout layout = Layout::NCHW);
 
   void start_epoch(int64_t batches);
   // Throws te::Error when the loader ends before `batches` batches.
@@ -36,6 +36,7 @@ class BatchFeed {
   Device device_;
   std::vector<float> mean_, std_;
   DType input_dtype_;
+  Layout layout_;
   Batch host_[2];
   DeviceBatch device_batch_[2];
   bool filled_[2] = {false, false};

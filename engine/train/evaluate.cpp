@@ -9,11 +9,12 @@
 namespace te {
 
 void prepare_batch(const Batch& batch, Device device, const std::vector<float>& mean,
-                   const std::vector<float>& std, DeviceBatch& out, DType input_dtype) {
+                   const std::vector<float>& std, DeviceBatch& out, DType input_dtype,
+                   Layout layout) {
   const Shape& s = batch.images.shape();  // [N, H, W, C]
   ensure_shape(out.input, Shape{s[0], s[3], s[1], s[2]}, input_dtype, device);
   if (device.is_cpu()) {
-    ops::normalize_images(batch.images, out.input, mean, std);
+    ops::normalize_images(batch.images, out.input, mean, std, layout);
     out.labels = batch.labels;
     return;
   }
@@ -21,7 +22,7 @@ void prepare_batch(const Batch& batch, Device device, const std::vector<float>& 
   out.images_u8.copy_from(batch.images);
   ensure_shape(out.labels, batch.labels.shape(), DType::I32, device);
   out.labels.copy_from(batch.labels);
-  ops::normalize_images(out.images_u8, out.input, mean, std);
+  ops::normalize_images(out.images_u8, out.input, mean, std, layout);
 }
 
 std::vector<int64_t> argmax_rows(const Tensor& logits) {
@@ -55,7 +56,7 @@ EvalResult evaluate(Graph& graph, DataLoader& loader, const std::vector<float>& 
   Tensor logits32;
   loader.start_epoch(0, 0);
   while (loader.next(batch)) {
-    prepare_batch(batch, graph.device(), mean, std, db, graph.compute_dtype());
+    prepare_batch(batch, graph.device(), mean, std, db, graph.compute_dtype(), graph.layout());
     const Tensor* out = &graph.forward(db.input, ctx);
     if (out->dtype() != DType::F32) {  // mixed precision: the loss and arg-max read f32
       ensure_shape(logits32, out->shape(), DType::F32, out->device());

@@ -35,10 +35,10 @@ struct DeviceBatch {
 };
 
 // Copies the loader's uint8 NHWC batch to `device` (when it is not the CPU) and normalises it
-// into `input_dtype` (the graph's compute dtype).
+// into `input_dtype` and `layout` (the graph's compute dtype and layout).
 void prepare_batch(const Batch& batch, Device device, const std::vector<float>& mean,
                    const std::vector<float>& std, DeviceBatch& out,
-                   DType input_dtype = DType::F32);
+                   DType input_dtype = DType::F32, Layout layout = Layout::NCHW);
 
 // Index of the largest value of each row of logits [N, K] (the first on ties), on the host.
 std::vector<int64_t> argmax_rows(const Tensor& logits);

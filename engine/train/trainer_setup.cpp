@@ -202,7 +202,7 @@ void Trainer::Impl::setup() {
                  state.epoch + 1, state.batch, state.step);
   }
   feed = std::make_unique<BatchFeed>(*train_loader, graph->device(), info.mean, info.std,
-                                     graph->compute_dtype());
+                                     graph->compute_dtype(), graph->layout());
   metrics = std::make_unique<MetricsWriter>(run.metrics(), /*append=*/options.resume);
   if (config.logging.tensorboard) tensorboard = std::make_unique<TensorBoardWriter>(run.tensorboard());
   progress = std::make_unique<Progress>(progress_mode_from(config.logging.progress),

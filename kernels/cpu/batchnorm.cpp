@@ -72,8 +72,9 @@ void backward_impl(const Tensor& x, const Tensor& dy, const Tensor* weight, cons
 void batchnorm_forward_train(const Tensor& x, const Tensor* weight, const Tensor* bias,
                              Tensor& running_mean, Tensor& running_var,
                              Tensor* num_batches_tracked, Tensor& save_mean, Tensor& save_invstd,
-                             double eps, double momentum, Tensor& y) {
+                             double eps, double momentum, Tensor& y, Layout layout) {
   const char* op = "batchnorm_forward_train";
+  reject_nhwc(op, layout);
   check_common(op, x, weight, bias, running_mean, running_var, y);
   const Dims d = dims_of(op, x);
   check(op, "save_mean", &save_mean, d.c, x.dtype());
@@ -92,8 +93,9 @@ void batchnorm_forward_train(const Tensor& x, const Tensor* weight, const Tensor
 
 void batchnorm_forward_eval(const Tensor& x, const Tensor* weight, const Tensor* bias,
                             const Tensor& running_mean, const Tensor& running_var, double eps,
-                            Tensor& y) {
+                            Tensor& y, Layout layout) {
   const char* op = "batchnorm_forward_eval";
+  reject_nhwc(op, layout);
   check_common(op, x, weight, bias, running_mean, running_var, y);
   on_float(op, x.dtype(), [&](auto tag) {
     forward_eval_impl<decltype(tag)>(x, weight, bias, running_mean, running_var, eps, y);
@@ -102,8 +104,9 @@ void batchnorm_forward_eval(const Tensor& x, const Tensor* weight, const Tensor*
 
 void batchnorm_backward_train(const Tensor& x, const Tensor& dy, const Tensor* weight,
                               const Tensor& save_mean, const Tensor& save_invstd, Tensor* dx,
-                              bool accumulate, Tensor* dweight, Tensor* dbias) {
+                              bool accumulate, Tensor* dweight, Tensor* dbias, Layout layout) {
   const char* op = "batchnorm_backward_train";
+  reject_nhwc(op, layout);
   check_common(op, x, weight, nullptr, save_mean, save_invstd, dy);
   const Dims d = dims_of(op, x);
   check(op, "grad_input", dx, x.numel(), x.dtype());
@@ -118,8 +121,10 @@ void batchnorm_backward_train(const Tensor& x, const Tensor& dy, const Tensor* w
 
 void batchnorm_backward_eval(const Tensor& x, const Tensor& dy, const Tensor* weight,
                              const Tensor& running_mean, const Tensor& running_var, double eps,
-                             Tensor* dx, bool accumulate, Tensor* dweight, Tensor* dbias) {
+                             Tensor* dx, bool accumulate, Tensor* dweight, Tensor* dbias,
+                             Layout layout) {
   const char* op = "batchnorm_backward_eval";
+  reject_nhwc(op, layout);
   check_common(op, x, weight, nullptr, running_mean, running_var, dy);
   const Dims d = dims_of(op, x);
   check(op, "grad_input", dx, x.numel(), x.dtype());

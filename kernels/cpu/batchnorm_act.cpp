@@ -189,8 +189,9 @@ void batchnorm_act_forward_train(const Tensor& x, const Tensor* residual, const 
                                  const Tensor* bias, Tensor& running_mean, Tensor& running_var,
                                  Tensor* num_batches_tracked, Tensor& save_mean,
                                  Tensor& save_invstd, double eps, double momentum,
-                                 BatchNormActivation act, Tensor& y) {
+                                 BatchNormActivation act, Tensor& y, Layout layout) {
   const char* op = "batchnorm_act_forward_train";
+  reject_nhwc(op, layout);
   check_forward(op, x, residual, weight, bias, running_mean, running_var, y);
   const Dims d = dims_of(op, x);
   check(op, "save_mean", &save_mean, d.c, x.dtype());
@@ -212,8 +213,9 @@ void batchnorm_act_forward_train(const Tensor& x, const Tensor* residual, const 
 void batchnorm_act_forward_eval(const Tensor& x, const Tensor* residual, const Tensor* weight,
                                 const Tensor* bias, const Tensor& running_mean,
                                 const Tensor& running_var, double eps, BatchNormActivation act,
-                                Tensor& y) {
+                                Tensor& y, Layout layout) {
   const char* op = "batchnorm_act_forward_eval";
+  reject_nhwc(op, layout);
   check_forward(op, x, residual, weight, bias, running_mean, running_var, y);
   on_float(op, x.dtype(), [&](auto tag) {
     on_activation(act, [&](auto relu) {
@@ -227,8 +229,10 @@ void batchnorm_act_backward_train(const Tensor& x, const Tensor& y, const Tensor
                                   const Tensor* weight, const Tensor& save_mean,
                                   const Tensor& save_invstd, BatchNormActivation act, Tensor* dx,
                                   bool accumulate_dx, Tensor* dresidual,
-                                  bool accumulate_dresidual, Tensor* dweight, Tensor* dbias) {
+                                  bool accumulate_dresidual, Tensor* dweight, Tensor* dbias,
+                                  Layout layout) {
   const char* op = "batchnorm_act_backward_train";
+  reject_nhwc(op, layout);
   check_backward(op, x, y, dy, weight, save_mean, save_invstd, act, dx, dresidual, dweight, dbias);
   const std::vector<double> mean = save_mean.to_f64_vector(), invstd = save_invstd.to_f64_vector();
   on_float(op, x.dtype(), [&](auto tag) {
@@ -244,8 +248,10 @@ void batchnorm_act_backward_eval(const Tensor& x, const Tensor& y, const Tensor&
                                  const Tensor* weight, const Tensor& running_mean,
                                  const Tensor& running_var, double eps, BatchNormActivation act,
                                  Tensor* dx, bool accumulate_dx, Tensor* dresidual,
-                                 bool accumulate_dresidual, Tensor* dweight, Tensor* dbias) {
+                                 bool accumulate_dresidual, Tensor* dweight, Tensor* dbias,
+                                 Layout layout) {
   const char* op = "batchnorm_act_backward_eval";
+  reject_nhwc(op, layout);
   check_backward(op, x, y, dy, weight, running_mean, running_var, act, dx, dresidual, dweight,
                  dbias);
   const std::vector<double> mean = running_mean.to_f64_vector();

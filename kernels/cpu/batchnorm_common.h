@@ -24,8 +24,15 @@
 
 #include "engine/core/parallel.h"
 #include "engine/core/tensor.h"
+#include "kernels/layout.h"
 
 namespace te::ops::cpu::bn {
+
+// Channels-last is a GPU-only layout (kernels/layout.h).
+inline void reject_nhwc(const char* op, Layout layout) {
+  if (layout == Layout::NHWC)
+    throw DeviceError(std::string(op) + ": channels-last (NHWC) runs on CUDA only");
+}
 
 // x viewed as [N, C, S].
 struct Dims {

@@ -290,6 +290,10 @@ void backward_params_impl(const Tensor& xt, const Tensor& dyt, Tensor& dwt, Tens
     weight_grad_by_blocks(x, dy, pl, dwt.data<T>(), ws);
 }
 
+[[noreturn]] void channels_last_unsupported(const char* op) {
+  throw DeviceError(std::string(op) + ": channels-last (NHWC) runs on CUDA only");
+}
+
 [[noreturn]] void unsupported(const char* op, DType t) {
   throw Error(std::string(op) + ": unsupported dtype " + dtype_name(t) + " (expected f32 or f64)");
 }
@@ -297,7 +301,8 @@ void backward_params_impl(const Tensor& xt, const Tensor& dyt, Tensor& dwt, Tens
 }  // namespace
 
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
-                    const Conv2dParams& p, Conv2dWorkspace& ws) {
+                    const Conv2dParams& p, Conv2dWorkspace& ws, Layout layout) {
+  if (layout == Layout::NHWC) channels_last_unsupported("conv2d_forward");
   switch (x.dtype()) {
     case DType::F32:
       return forward_impl<float>(x, w, bias, y, p, ws);
@@ -309,7 +314,8 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor
 }
 
 void conv2d_backward_input(const Tensor& dy, const Tensor& w, Tensor& dx, bool accumulate,
-                           const Conv2dParams& p, Conv2dWorkspace& ws) {
+                           const Conv2dParams& p, Conv2dWorkspace& ws, Layout layout) {
+  if (layout == Layout::NHWC) channels_last_unsupported("conv2d_backward_input");
   switch (dy.dtype()) {
     case DType::F32:
       return backward_input_impl<float>(dy, w, dx, accumulate, p, ws);
@@ -321,7 +327,8 @@ void conv2d_backward_input(const Tensor& dy, const Tensor& w, Tensor& dx, bool a
 }
 
 void conv2d_backward_params(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db,
-                            const Conv2dParams& p, Conv2dWorkspace& ws) {
+                            const Conv2dParams& p, Conv2dWorkspace& ws, Layout layout) {
+  if (layout == Layout::NHWC) channels_last_unsupported("conv2d_backward_params");
   switch (x.dtype()) {
     case DType::F32:
       return backward_params_impl<float>(x, dy, dw, db, p, ws);

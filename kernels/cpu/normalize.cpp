@@ -7,7 +7,8 @@ namespace {
 
 template <typename T>
 void normalize_typed(const uint8_t* in, T* out, int64_t n, int64_t h, int64_t w, int64_t c,
-                     const std::vector<float>& mean, const std::vector<float>& std) {
+                     const std::vector<float>& mean, const std::vector<float>& std,
+                     Layout layout) {
   // Per channel: out = in * scale + shift, with scale = 1/(255 std), shift = -mean/std.
   std::vector<T> scale(c), shift(c);
   for (int64_t k = 0; k < c; ++k) {
@@ -15,6 +16,15 @@ void normalize_typed(const uint8_t* in, T* out, int64_t n, int64_t h, int64_t w,
     const double s = std.size() == 1 ? std[0] : std[k];
     scale[k] = static_cast<T>(1.0 / (255.0 * s));
     shift[k] = static_cast<T>(-m / s);
+  }
+  if (layout == Layout::NHWC) {
+    // Same element order as the input: out[i] = in[i] * scale[i % c] + shift[i % c].
+    parallel_for(n * h * w, [&](int64_t begin, int64_t end) {
+      for (int64_t px = begin; px < end; ++px)
+        for (int64_t k = 0; k < c; ++k)
+          out[px * c + k] = static_cast<T>(in[px * c + k]) * scale[k] + shift[k];
+    });
+    return;
   }
   const int64_t plane = h * w;
   parallel_for(n * c, [&](int64_t begin, int64_t end) {
@@ -30,7 +40,7 @@ void normalize_typed(const uint8_t* in, T* out, int64_t n, int64_t h, int64_t w,
 }  // namespace
 
 void normalize_images(const Tensor& x, Tensor& out, const std::vector<float>& mean,
-                      const std::vector<float>& std) {
+                      const std::vector<float>& std, Layout layout) {
   if (x.dtype() != DType::U8 || x.rank() != 4)
     throw ShapeError("normalize_images: expected a uint8 [N, H, W, C] batch, got " +
                      std::string(dtype_name(x.dtype())) + " " + x.shape().str());
@@ -49,9 +59,9 @@ void normalize_images(const Tensor& x, Tensor& out, const std::vector<float>& me
     throw ShapeError("normalize_images: output must be f32 " + want.str() + ", got " +
                      dtype_name(out.dtype()) + " " + out.shape().str());
   if (out.dtype() == DType::F32)
-    normalize_typed(x.data<uint8_t>(), out.data<float>(), n, h, w, c, mean, std);
+    normalize_typed(x.data<uint8_t>(), out.data<float>(), n, h, w, c, mean, std, layout);
   else
-    normalize_typed(x.data<uint8_t>(), out.data<double>(), n, h, w, c, mean, std);
+    normalize_typed(x.data<uint8_t>(), out.data<double>(), n, h, w, c, mean, std, layout);
 }
 
 }  // namespace te::ops::cpu

@@ -34,6 +34,12 @@ void require_output(const Planes& d, const Pool2dParams& p, const char* op, cons
                      "x" + std::to_string(ow) + " positions)");
 }
 
+// Channels-last pooling is a GPU-only option (kernels/layout.h).
+void require_nchw(const char* op, Layout layout) {
+  if (layout != Layout::NCHW)
+    throw DeviceError(std::string(op) + ": channels-last (NHWC) runs on CUDA only");
+}
+
 [[noreturn]] void unsupported(const char* op, DType t) {
   throw Error(std::string(op) + ": unsupported dtype " + dtype_name(t) + " (expected f32 or f64)");
 }
@@ -282,7 +288,9 @@ void global_backward_impl(const Tensor& dyt, Tensor& dxt, bool accumulate) {
 
 }  // namespace
 
-void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& argmax, const Pool2dParams& p) {
+void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& argmax, const Pool2dParams& p,
+                        Layout layout) {
+  require_nchw("max_pool2d_forward", layout);
   switch (x.dtype()) {
     case DType::F32:
       return max_forward_impl<float>(x, y, argmax, p);
@@ -293,7 +301,9 @@ void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& argmax, const Pool2d
   }
 }
 
-void max_pool2d_backward(const Tensor& dy, const Tensor& argmax, Tensor& dx, bool accumulate) {
+void max_pool2d_backward(const Tensor& dy, const Tensor& argmax, Tensor& dx, bool accumulate,
+                         Layout layout) {
+  require_nchw("max_pool2d_backward", layout);
   switch (dy.dtype()) {
     case DType::F32:
       return max_backward_impl<float>(dy, argmax, dx, accumulate);
@@ -304,7 +314,8 @@ void max_pool2d_backward(const Tensor& dy, const Tensor& argmax, Tensor& dx, boo
   }
 }
 
-void avg_pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p) {
+void avg_pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p, Layout layout) {
+  require_nchw("avg_pool2d_forward", layout);
   switch (x.dtype()) {
     case DType::F32:
       return avg_forward_impl<float>(x, y, p);
@@ -315,7 +326,9 @@ void avg_pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p) {
   }
 }
 
-void avg_pool2d_backward(const Tensor& dy, Tensor& dx, bool accumulate, const Pool2dParams& p) {
+void avg_pool2d_backward(const Tensor& dy, Tensor& dx, bool accumulate, const Pool2dParams& p,
+                         Layout layout) {
+  require_nchw("avg_pool2d_backward", layout);
   switch (dy.dtype()) {
     case DType::F32:
       return avg_backward_impl<float>(dy, dx, accumulate, p);
@@ -326,7 +339,8 @@ void avg_pool2d_backward(const Tensor& dy, Tensor& dx, bool accumulate, const Po
   }
 }
 
-void global_avg_pool_forward(const Tensor& x, Tensor& y) {
+void global_avg_pool_forward(const Tensor& x, Tensor& y, Layout layout) {
+  require_nchw("global_avg_pool_forward", layout);
   switch (x.dtype()) {
     case DType::F32:
       return global_forward_impl<float>(x, y);
@@ -337,7 +351,8 @@ void global_avg_pool_forward(const Tensor& x, Tensor& y) {
   }
 }
 
-void global_avg_pool_backward(const Tensor& dy, Tensor& dx, bool accumulate) {
+void global_avg_pool_backward(const Tensor& dy, Tensor& dx, bool accumulate, Layout layout) {
+  require_nchw("global_avg_pool_backward", layout);
   switch (dy.dtype()) {
     case DType::F32:
       return global_backward_impl<float>(dy, dx, accumulate);

@@ -7,6 +7,8 @@
 //                  (dweight, dbias, dx coefficients) -> one pass writing dx and dr.
 // Dtypes (storage_args.h): x, residual, y, dy, dx, dresidual are f32, bf16 or f16, all the same;
 // weight, bias, the running and saved statistics, dweight and dbias are f32.
+// Layout::NHWC (channels-last) takes the same steps with channels_nhwc.cu's sums and passes
+// over [rows = N*H*W, C]; the finalisations are channels.cu's in both layouts.
 #include <string>
 
 #include "kernels/batchnorm_act.h"
@@ -28,6 +30,16 @@ void check_full(const StorageDType& st, const Tensor* t, const Tensor& x, const 
 
 bool is_relu(BatchNormActivation act) { return act == BatchNormActivation::ReLU; }
 
+// y = act(x * coef[c] + coef[C + c] + r) in either layout.
+template <typename T>
+void apply(const T* x, const T* r, T* y, const float* coef, const ChannelDims& d, Layout layout,
+           BatchNormActivation act) {
+  if (layout == Layout::NHWC)
+    launch::bn_apply_nhwc<T>(x, r, y, coef, d.count(), d.c, is_relu(act), compute_stream());
+  else
+    launch::bn_act_apply(x, r, y, coef, d.n, d.c, d.hw, is_relu(act), compute_stream());
+}
+
 // Checks every dtype and size of a backward call (the statistics are checked by the caller).
 StorageDType check_backward(const char* op, const Tensor& x, const Tensor& y, const Tensor& dy,
                             const Tensor* weight, const ChannelDims& d, BatchNormActivation act,
@@ -48,27 +60,38 @@ StorageDType check_backward(const char* op, const Tensor& x, const Tensor& y, co
 template <typename T>
 void backward_passes(const char* op, const StorageDType& st, bool train, const Tensor& x,
                      const Tensor& y, const Tensor& dy, const Tensor* weight, const float* mean,
-                     const float* invstd, const ChannelDims& d, BatchNormActivation act, Tensor* dx,
-                     bool accumulate_dx, Tensor* dresidual, bool accumulate_dresidual,
-                     Tensor* dweight, Tensor* dbias) {
+                     const float* invstd, const ChannelDims& d, Layout layout,
+                     BatchNormActivation act, Tensor* dx, bool accumulate_dx, Tensor* dresidual,
+                     bool accumulate_dresidual, Tensor* dweight, Tensor* dbias) {
   const T* xp = st.ptr<T>(x, "x");
   const T* dyp = st.ptr<T>(dy, "dy");
   const T* yp = is_relu(act) ? st.ptr<T>(y, "y") : nullptr;
   T* dxp = st.ptr<T>(dx, "dx");
   T* drp = st.ptr<T>(dresidual, "dresidual");
-  const int splits = launch::channel_splits(d.n, d.c, d.hw, context().sm_count);
+  const bool nhwc = layout == Layout::NHWC;
+  const int splits = nhwc ? launch::channel_splits_nhwc(d.count(), d.c, context().sm_count)
+                          : launch::channel_splits(d.n, d.c, d.hw, context().sm_count);
   Tensor partials = device_scratch(Shape{d.c * splits * 2}, DType::F64);
-  launch::bn_act_backward_sums(dyp, yp, xp, mean, invstd, d.n, d.c, d.hw, splits,
-                               static_cast<double*>(partials.raw()), compute_stream());
+  if (nhwc)
+    launch::channel_sums_nhwc<T>(1, dyp, xp, yp, mean, invstd, d.count(), d.c, splits,
+                                 static_cast<double*>(partials.raw()), compute_stream());
+  else
+    launch::bn_act_backward_sums(dyp, yp, xp, mean, invstd, d.n, d.c, d.hw, splits,
+                                 static_cast<double*>(partials.raw()), compute_stream());
   Tensor coef = device_scratch(Shape{3 * d.c}, DType::F32);
   launch::bn_backward_finalize(static_cast<double*>(partials.raw()), splits, d.c, d.count(),
                                train, f32_param_ptr(weight, op, "weight"), mean, invstd,
                                f32_param_ptr(dweight, op, "dweight"),
                                f32_param_ptr(dbias, op, "dbias"),
                                static_cast<float*>(coef.raw()), compute_stream());
-  launch::bn_act_backward_apply(dyp, yp, xp, dxp, accumulate_dx, drp, accumulate_dresidual,
-                                static_cast<float*>(coef.raw()), d.n, d.c, d.hw,
-                                compute_stream());
+  if (nhwc)
+    launch::bn_backward_apply_nhwc<T>(dyp, yp, xp, dxp, accumulate_dx, drp, accumulate_dresidual,
+                                      static_cast<float*>(coef.raw()), d.count(), d.c,
+                                      compute_stream());
+  else
+    launch::bn_act_backward_apply(dyp, yp, xp, dxp, accumulate_dx, drp, accumulate_dresidual,
+                                  static_cast<float*>(coef.raw()), d.n, d.c, d.hw,
+                                  compute_stream());
 }
 }  // namespace
 
@@ -76,7 +99,7 @@ void batchnorm_act_forward_train(const Tensor& x, const Tensor* residual, const 
                                  const Tensor* bias, Tensor& running_mean, Tensor& running_var,
                                  Tensor* num_batches_tracked, Tensor& save_mean,
                                  Tensor& save_invstd, double eps, double momentum,
-                                 BatchNormActivation act, Tensor& y) {
+                                 BatchNormActivation act, Tensor& y, Layout layout) {
   const char* op = "batchnorm_act_forward_train";
   const ChannelDims d = channel_dims(op, x);
   if (d.count() <= 1)
@@ -101,10 +124,17 @@ void batchnorm_act_forward_train(const Tensor& x, const Tensor* residual, const 
     const T* xp = st.ptr<T>(x, "x");
     const T* rp = st.ptr<T>(residual, "residual");
     T* yp = st.ptr<T>(y, "y");
-    const int splits = launch::channel_splits(d.n, d.c, d.hw, context().sm_count);
+    const bool nhwc = layout == Layout::NHWC;
+    const int splits = nhwc ? launch::channel_splits_nhwc(d.count(), d.c, context().sm_count)
+                            : launch::channel_splits(d.n, d.c, d.hw, context().sm_count);
     Tensor partials = device_scratch(Shape{d.c * splits * 2}, DType::F64);
-    launch::channel_sums<T>(0, xp, nullptr, nullptr, nullptr, d.n, d.c, d.hw, splits,
-                            static_cast<double*>(partials.raw()), compute_stream());
+    if (nhwc)
+      launch::channel_sums_nhwc<T>(0, xp, nullptr, nullptr, nullptr, nullptr, d.count(), d.c,
+                                   splits, static_cast<double*>(partials.raw()),
+                                   compute_stream());
+    else
+      launch::channel_sums<T>(0, xp, nullptr, nullptr, nullptr, d.n, d.c, d.hw, splits,
+                              static_cast<double*>(partials.raw()), compute_stream());
     Tensor coef = device_scratch(Shape{2 * d.c}, DType::F32);
     launch::bn_finalize_train(static_cast<double*>(partials.raw()), splits, d.c, d.count(),
                               static_cast<float>(eps), static_cast<float>(momentum),
@@ -114,15 +144,14 @@ void batchnorm_act_forward_train(const Tensor& x, const Tensor* residual, const 
                               f32_param_ptr(&save_mean, op, "save_mean"),
                               f32_param_ptr(&save_invstd, op, "save_invstd"),
                               static_cast<float*>(coef.raw()), compute_stream());
-    launch::bn_act_apply(xp, rp, yp, static_cast<float*>(coef.raw()), d.n, d.c, d.hw,
-                         is_relu(act), compute_stream());
+    apply(xp, rp, yp, static_cast<float*>(coef.raw()), d, layout, act);
   });
 }
 
 void batchnorm_act_forward_eval(const Tensor& x, const Tensor* residual, const Tensor* weight,
                                 const Tensor* bias, const Tensor& running_mean,
                                 const Tensor& running_var, double eps, BatchNormActivation act,
-                                Tensor& y) {
+                                Tensor& y, Layout layout) {
   const char* op = "batchnorm_act_forward_eval";
   const ChannelDims d = channel_dims(op, x);
   const StorageDType st(op, x, "x");
@@ -144,7 +173,7 @@ void batchnorm_act_forward_eval(const Tensor& x, const Tensor* residual, const T
                          f32_param_ptr(&running_var, op, "running_var"), static_cast<float>(eps),
                          f32_param_ptr(weight, op, "weight"), f32_param_ptr(bias, op, "bias"), d.c,
                          cp, cp + 2 * d.c, cp + 3 * d.c, compute_stream());
-    launch::bn_act_apply(xp, rp, yp, cp, d.n, d.c, d.hw, is_relu(act), compute_stream());
+    apply(xp, rp, yp, cp, d, layout, act);
   });
 }
 
@@ -152,7 +181,8 @@ void batchnorm_act_backward_train(const Tensor& x, const Tensor& y, const Tensor
                                   const Tensor* weight, const Tensor& save_mean,
                                   const Tensor& save_invstd, BatchNormActivation act, Tensor* dx,
                                   bool accumulate_dx, Tensor* dresidual,
-                                  bool accumulate_dresidual, Tensor* dweight, Tensor* dbias) {
+                                  bool accumulate_dresidual, Tensor* dweight, Tensor* dbias,
+                                  Layout layout) {
   const char* op = "batchnorm_act_backward_train";
   const ChannelDims d = channel_dims(op, x);
   const StorageDType st =
@@ -163,8 +193,8 @@ void batchnorm_act_backward_train(const Tensor& x, const Tensor& y, const Tensor
     using T = typename decltype(tag)::type;
     backward_passes<T>(op, st, true, x, y, dy, weight,
                        f32_param_ptr(&save_mean, op, "save_mean"),
-                       f32_param_ptr(&save_invstd, op, "save_invstd"), d, act, dx, accumulate_dx,
-                       dresidual, accumulate_dresidual, dweight, dbias);
+                       f32_param_ptr(&save_invstd, op, "save_invstd"), d, layout, act, dx,
+                       accumulate_dx, dresidual, accumulate_dresidual, dweight, dbias);
   });
 }
 
@@ -172,7 +202,8 @@ void batchnorm_act_backward_eval(const Tensor& x, const Tensor& y, const Tensor&
                                  const Tensor* weight, const Tensor& running_mean,
                                  const Tensor& running_var, double eps, BatchNormActivation act,
                                  Tensor* dx, bool accumulate_dx, Tensor* dresidual,
-                                 bool accumulate_dresidual, Tensor* dweight, Tensor* dbias) {
+                                 bool accumulate_dresidual, Tensor* dweight, Tensor* dbias,
+                                 Layout layout) {
   const char* op = "batchnorm_act_backward_eval";
   const ChannelDims d = channel_dims(op, x);
   const StorageDType st =
@@ -188,8 +219,8 @@ void batchnorm_act_backward_eval(const Tensor& x, const Tensor& y, const Tensor&
                          f32_param_ptr(&running_var, op, "running_var"), static_cast<float>(eps),
                          nullptr, nullptr, d.c, cp, cp + 2 * d.c, cp + 3 * d.c,
                          compute_stream());
-    backward_passes<T>(op, st, false, x, y, dy, weight, cp + 2 * d.c, cp + 3 * d.c, d, act, dx,
-                       accumulate_dx, dresidual, accumulate_dresidual, dweight, dbias);
+    backward_passes<T>(op, st, false, x, y, dy, weight, cp + 2 * d.c, cp + 3 * d.c, d, layout,
+                       act, dx, accumulate_dx, dresidual, accumulate_dresidual, dweight, dbias);
   });
 }
 

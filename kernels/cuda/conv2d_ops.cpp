@@ -11,6 +11,11 @@
 //                 this call goes to a 16-bit scratch tensor, which is then added in f32, so
 //                 repeated accumulation does not round the running sum to 16 bits.
 //   dx (+=):      the data dtype; with accumulate, cuDNN blends in f32 and rounds once.
+//
+// Channels-last (Layout::NHWC): x, y, dy and dx lie in NHWC memory and are described to cuDNN
+// that way; the weight and dweight stay KCRS (cudnn_conv.cpp copies the filter to KRSC for the
+// call when cuDNN has no engine for the mix). Bias and dbias for every dtype, f32 included, go
+// through the NHWC kernels of lowp_epilogue.cu (the f32 ones in channels.cu assume NCHW).
 #include <string>
 
 #include "kernels/cuda/cudnn_conv.h"
@@ -26,7 +31,7 @@ namespace {
 // The convolution geometry from x [N, C, H, W], w [O, C/G, kh, kw] and y [N, O, OH, OW],
 // checked against the parameters.
 ConvShape conv_shape(const char* op, const Shape& x, const Shape& w, const Shape& y,
-                     const Conv2dParams& p) {
+                     const Conv2dParams& p, Layout layout) {
   if (x.rank() != 4 || w.rank() != 4 || y.rank() != 4)
     throw ShapeError(std::string(op) + ": expected 4-D input, weight and output, got " + x.str() +
                      ", " + w.str() + ", " + y.str());
@@ -47,6 +52,7 @@ ConvShape conv_shape(const char* op, const Shape& x, const Shape& w, const Shape
   s.pad_w = p.pad_w;
   s.dil_h = p.dilation_h;
   s.dil_w = p.dilation_w;
+  s.layout = layout;
   const bool ok = p.groups >= 1 && s.c % p.groups == 0 && s.k % p.groups == 0 &&
                   w[1] == s.c / p.groups && w[2] == p.kernel_h && w[3] == p.kernel_w &&
                   y[0] == s.n && y[1] == s.k &&
@@ -60,18 +66,38 @@ ConvShape conv_shape(const char* op, const Shape& x, const Shape& w, const Shape
                      "x" + std::to_string(p.pad_w) + ", groups " + std::to_string(p.groups));
   return s;
 }
+
+// Channels-last bias and bias gradient (any of f32, bf16, f16; the sums in double).
+void add_bias_nhwc(void* y, DType dt, const Tensor& bias, const ConvShape& s, const char* op) {
+  launch::lowp::add_channel_bias_nhwc(y, dt, gpu_ptr(bias, op, "bias"), bias.dtype(),
+                                      s.n * s.oh * s.ow, s.k, compute_stream());
+}
+void add_bias_grad_nhwc(const void* dy, DType dt, Tensor& db, const ConvShape& s, const char* op) {
+  const int64_t m = s.n * s.oh * s.ow;
+  const int64_t splits = launch::lowp::channel_sums_nhwc_splits(m, s.k);
+  Tensor partials = device_scratch(Shape{splits * s.k}, DType::F64);
+  launch::lowp::add_channel_sums_nhwc(dy, dt, m, s.k, static_cast<double*>(partials.raw()),
+                                      gpu_ptr(db, op, "dbias"), db.dtype(), compute_stream());
+}
 }  // namespace
 
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
-                    const Conv2dParams& p, Conv2dWorkspace& ws) {
+                    const Conv2dParams& p, Conv2dWorkspace& ws, Layout layout) {
   const char* op = "conv2d_forward";
-  const ConvShape s = conv_shape(op, x.shape(), w.shape(), y.shape(), p);
+  const ConvShape s = conv_shape(op, x.shape(), w.shape(), y.shape(), p, layout);
   const DType dt = matmul_dtype(x, op, "x");
   require_dtype(w, dt, op, "weight", "x");
   require_dtype(y, dt, op, "y", "x");
   if (bias) {
     require_f32_or(*bias, dt, op, "bias", "x");
     require_numel(*bias, s.k, op, "bias");
+  }
+  if (layout == Layout::NHWC) {
+    void* yp = gpu_ptr(y, op, "y");
+    run_convolution(ConvDirection::Forward, s, dt, gpu_ptr(x, op, "x"), gpu_ptr(w, op, "weight"),
+                    yp, 0.0f);
+    if (bias) add_bias_nhwc(yp, dt, *bias, s, op);
+    return;
   }
   if (dt == DType::F32) {
     const float* xp = f32_ptr(x, op, "x");
@@ -93,9 +119,9 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor
 }
 
 void conv2d_backward_input(const Tensor& dy, const Tensor& w, Tensor& dx, bool accumulate,
-                           const Conv2dParams& p, Conv2dWorkspace& ws) {
+                           const Conv2dParams& p, Conv2dWorkspace& ws, Layout layout) {
   const char* op = "conv2d_backward_input";
-  const ConvShape s = conv_shape(op, dx.shape(), w.shape(), dy.shape(), p);
+  const ConvShape s = conv_shape(op, dx.shape(), w.shape(), dy.shape(), p, layout);
   const DType dt = matmul_dtype(dy, op, "dy");
   require_dtype(w, dt, op, "weight", "dy");
   require_dtype(dx, dt, op, "dx", "dy");
@@ -110,9 +136,9 @@ void conv2d_backward_input(const Tensor& dy, const Tensor& w, Tensor& dx, bool a
 }
 
 void conv2d_backward_params(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db,
-                            const Conv2dParams& p, Conv2dWorkspace& ws) {
+                            const Conv2dParams& p, Conv2dWorkspace& ws, Layout layout) {
   const char* op = "conv2d_backward_params";
-  const ConvShape s = conv_shape(op, x.shape(), dw.shape(), dy.shape(), p);
+  const ConvShape s = conv_shape(op, x.shape(), dw.shape(), dy.shape(), p, layout);
   const DType dt = matmul_dtype(x, op, "x");
   require_dtype(dy, dt, op, "dy", "x");
   require_f32_or(dw, dt, op, "dweight", "x");
@@ -120,7 +146,7 @@ void conv2d_backward_params(const Tensor& x, const Tensor& dy, Tensor& dw, Tenso
     require_f32_or(*db, dt, op, "dbias", "x");
     require_numel(*db, s.k, op, "dbias");
   }
-  if (dt == DType::F32) {
+  if (dt == DType::F32 && layout == Layout::NCHW) {
     const float* dyp = f32_ptr(dy, op, "dy");
     // Parameter gradients always accumulate (the caller zeroes them once per step).
     run_convolution(ConvDirection::BackwardFilter, s, f32_ptr(x, op, "x"),
@@ -149,9 +175,12 @@ void conv2d_backward_params(const Tensor& x, const Tensor& dy, Tensor& dw, Tenso
     run_convolution(ConvDirection::BackwardFilter, s, dt, xp, part.raw(), dyp, 0.0f);
     launch::lowp::add_converted(part.raw(), dt, dwp, DType::F32, dw.numel(), compute_stream());
   }
-  if (dbp)
+  if (dbp && layout == Layout::NHWC) {
+    add_bias_grad_nhwc(dyp, dt, *db, s, op);
+  } else if (dbp) {
     launch::lowp::add_channel_sums(dyp, dt, s.n, s.k, s.oh * s.ow, dbp, db->dtype(),
                                    compute_stream());
+  }
 }
 
 }  // namespace te::ops::cuda

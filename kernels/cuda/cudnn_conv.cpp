@@ -13,6 +13,15 @@
 // inputs only); engines noted for reduced-precision reductions (f16 partial sums) are refused
 // outright, so accumulation stays f32 (no relaxed second pass as for f32).
 //
+// Channels-last (ConvShape::layout NHWC): x and y (dx, dy) get NHWC strides, dims stay NCHW.
+// The filter is first described as it lies in memory, KCRS (PyTorch's order, what parameters
+// and checkpoints keep). cuDNN does not document engines for NHWC activations with a KCRS
+// filter (its channels-last kernels, like the legacy API's NHWC filter format, read KRSC), so
+// the heuristics may offer none: then the call runs on a KRSC copy of the filter in scratch,
+// made by a small transpose kernel (filter_layout.cu) on every call; for backward-filter the
+// KRSC gradient is transposed back into the KCRS dw. Both outcomes are cached per shape (the
+// KCRS attempt as "no plan", so the graph is not rebuilt on every call).
+//
 // Device binding: cuDNN >= 9.8 binds heuristics and plans to a device-properties descriptor;
 // the older binding through the handle (CUDNN_ATTR_OPERATIONGRAPH_HANDLE/EXECUTION_PLAN_HANDLE)
 // is deprecated, so it is used only if the device-properties path is refused.
@@ -30,6 +39,7 @@
 
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/context.h"
+#include "kernels/cuda/filter_layout.h"
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/lowp_epilogue.h"
 
@@ -83,10 +93,17 @@ cudnnDataType_t cudnn_type(DType t) {
   }
 }
 
+// dims are [N, C, H, W] (or [K, C, R, S]); `layout` says how they lie in memory.
 std::unique_ptr<Desc> make_tensor(int64_t uid, const int64_t dims[4], int64_t align,
-                                  cudnnDataType_t dtype) {
+                                  cudnnDataType_t dtype, Layout layout) {
   auto t = std::make_unique<Desc>(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
-  const int64_t strides[4] = {dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1};
+  int64_t strides[4] = {dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1};
+  if (layout == Layout::NHWC) {
+    strides[1] = 1;
+    strides[3] = dims[1];
+    strides[2] = dims[3] * dims[1];
+    strides[0] = dims[2] * dims[3] * dims[1];
+  }
   set_attr(t->get(), CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &dtype);
   set_attr(t->get(), CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims);
   set_attr(t->get(), CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides);
@@ -185,12 +202,12 @@ const char* direction_name(ConvDirection dir) {
 }
 
 std::string describe(ConvDirection dir, const ConvShape& s, DType dtype, float beta) {
-  char buf[340];
+  char buf[360];
   std::snprintf(buf, sizeof(buf),
-                "%s convolution %s: input [%lld, %lld, %lld, %lld], filter [%lld, %lld, %lld, %lld], "
+                "%s %s convolution %s: input [%lld, %lld, %lld, %lld], filter [%lld, %lld, %lld, %lld], "
                 "output [%lld, %lld, %lld, %lld], stride %lldx%lld, padding %lldx%lld, dilation "
                 "%lldx%lld, groups %lld, beta %g",
-                dtype_name(dtype), direction_name(dir), (long long)s.n, (long long)s.c, (long long)s.h,
+                layout_name(s.layout), dtype_name(dtype), direction_name(dir), (long long)s.n, (long long)s.c, (long long)s.h,
                 (long long)s.w, (long long)s.k, (long long)(s.c / s.groups), (long long)s.r,
                 (long long)s.s, (long long)s.n, (long long)s.k, (long long)s.oh, (long long)s.ow,
                 (long long)s.stride_h, (long long)s.stride_w, (long long)s.pad_h, (long long)s.pad_w,
@@ -272,17 +289,18 @@ std::unique_ptr<Plan> fastest(std::vector<std::unique_ptr<Plan>>& candidates, co
 // Builds the operation graph for (dir, shape) and returns a finalized plan, or nullptr when
 // no engine configuration fits: the first allowed one in heuristic order, or with `timing` the
 // fastest of the first kMaxCandidates. Throws on errors that are not "unsupported".
+// `filter` is the memory order of w: NCHW = KCRS, NHWC = KRSC (the channels-last copy).
 std::unique_ptr<Plan> build_plan(ConvDirection dir, const ConvShape& s, DType dtype,
-                                 const int64_t align[3], float beta, Binding binding,
-                                 const Operands* timing, std::string& why) {
+                                 Layout filter, const int64_t align[3], float beta,
+                                 Binding binding, const Operands* timing, std::string& why) {
   const cudnnDataType_t io_type = cudnn_type(dtype);
   const bool low_precision = dtype != DType::F32;
   const int64_t xdims[4] = {s.n, s.c, s.h, s.w};
   const int64_t wdims[4] = {s.k, s.c / s.groups, s.r, s.s};
   const int64_t ydims[4] = {s.n, s.k, s.oh, s.ow};
-  auto tx = make_tensor(kUidX, xdims, align[0], io_type);
-  auto tw = make_tensor(kUidW, wdims, align[1], io_type);
-  auto ty = make_tensor(kUidY, ydims, align[2], io_type);
+  auto tx = make_tensor(kUidX, xdims, align[0], io_type, s.layout);
+  auto tw = make_tensor(kUidW, wdims, align[1], io_type, filter);
+  auto ty = make_tensor(kUidY, ydims, align[2], io_type, s.layout);
 
   Desc conv(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR);
   const int64_t spatial = 2;
@@ -435,13 +453,14 @@ std::unique_ptr<Plan> build_plan(ConvDirection dir, const ConvShape& s, DType dt
 std::mutex g_cache_mutex;
 auto& g_cache = *new std::unordered_map<std::string, std::shared_ptr<Plan>>;
 
-std::string cache_key(ConvDirection dir, const ConvShape& s, DType dtype, const int64_t align[3],
-                      float beta) {
-  char buf[420];
+std::string cache_key(ConvDirection dir, const ConvShape& s, DType dtype, Layout filter,
+                      const int64_t align[3], float beta) {
+  char buf[440];
   std::snprintf(buf, sizeof(buf),
-                "%d|%s|%lld,%lld,%lld,%lld|%lld,%lld,%lld|%lld,%lld|%lld|%lld,%lld,%lld,%lld,%lld,%lld|"
+                "%d|%s|%s|%s|%lld,%lld,%lld,%lld|%lld,%lld,%lld|%lld,%lld|%lld|%lld,%lld,%lld,%lld,%lld,%lld|"
                 "%lld,%lld,%lld|%g|%llu",
-                static_cast<int>(dir), dtype_name(dtype), (long long)s.n, (long long)s.c, (long long)s.h,
+                static_cast<int>(dir), dtype_name(dtype), layout_name(s.layout),
+                filter == Layout::NHWC ? "KRSC" : "KCRS", (long long)s.n, (long long)s.c, (long long)s.h,
                 (long long)s.w, (long long)s.k, (long long)s.r, (long long)s.s, (long long)s.oh,
                 (long long)s.ow, (long long)s.groups, (long long)s.stride_h, (long long)s.stride_w,
                 (long long)s.pad_h, (long long)s.pad_w, (long long)s.dil_h, (long long)s.dil_w,
@@ -451,15 +470,21 @@ std::string cache_key(ConvDirection dir, const ConvShape& s, DType dtype, const 
 }
 
 // The cached plan for this call, building it on first use. nullptr when cuDNN has no engine.
-std::shared_ptr<Plan> plan_for(ConvDirection dir, const ConvShape& s, DType dtype,
+// `remember_none`: cache "no engine" too (nullptr), so a refused first choice with a fallback
+// (the KCRS filter under NHWC) is not planned again on every call.
+std::shared_ptr<Plan> plan_for(ConvDirection dir, const ConvShape& s, DType dtype, Layout filter,
                                const int64_t align[3], float beta, const Operands& operands,
-                               std::string& why) {
+                               bool remember_none, std::string& why) {
   const bool autotune = g_autotune.load();
-  const std::string key = cache_key(dir, s, dtype, align, beta) + (autotune ? "|timed" : "");
+  const std::string key =
+      cache_key(dir, s, dtype, filter, align, beta) + (autotune ? "|timed" : "");
   const Operands* timing = autotune ? &operands : nullptr;
   std::lock_guard<std::mutex> lock(g_cache_mutex);
   auto it = g_cache.find(key);
-  if (it != g_cache.end()) return it->second;
+  if (it != g_cache.end()) {
+    if (!it->second) why = "no engine (cached)";
+    return it->second;
+  }
   std::unique_ptr<Plan> plan;
   const int decided = g_binding.load();
 #if CUDNN_VERSION >= 90800
@@ -468,7 +493,7 @@ std::shared_ptr<Plan> plan_for(ConvDirection dir, const ConvShape& s, DType dtyp
   const Binding first = Binding::Handle;
 #endif
   try {
-    plan = build_plan(dir, s, dtype, align, beta, first, timing, why);
+    plan = build_plan(dir, s, dtype, filter, align, beta, first, timing, why);
   } catch (const DeviceError& e) {
     // e.g. a cuDNN build that does not know the device-properties attributes yet
     if (first == Binding::Handle || decided >= 0) throw;
@@ -476,21 +501,30 @@ std::shared_ptr<Plan> plan_for(ConvDirection dir, const ConvShape& s, DType dtyp
   }
   if (!plan && decided < 0 && first == Binding::DeviceProp) {
     std::string why_handle;
-    plan = build_plan(dir, s, dtype, align, beta, Binding::Handle, timing, why_handle);
+    plan = build_plan(dir, s, dtype, filter, align, beta, Binding::Handle, timing, why_handle);
     if (plan) g_binding = static_cast<int>(Binding::Handle);
     else why += "; through the handle: " + why_handle;
   } else if (plan && decided < 0) {
     g_binding = static_cast<int>(first);
   }
   std::shared_ptr<Plan> shared(std::move(plan));
-  if (shared) g_cache.emplace(key, shared);
+  // "No engine" is remembered only once the binding is decided (the handle retry above runs
+  // while it is not).
+  if (shared || (remember_none && g_binding.load() >= 0)) g_cache.emplace(key, shared);
   return shared;
 }
 
 }  // namespace
 
-void run_convolution(ConvDirection dir, const ConvShape& s, DType dtype, const void* x,
-                     const void* w, const void* y, float beta) {
+namespace {
+
+void convolve_with_krsc_filter(ConvDirection dir, const ConvShape& s, DType dtype, const void* x,
+                               const void* w, const void* y, float beta);
+
+// run_convolution with the filter's memory order given: KCRS (NCHW) is the caller's tensor,
+// KRSC (NHWC) a channels-last copy in scratch.
+void convolve(ConvDirection dir, const ConvShape& s, DType dtype, Layout filter, const void* x,
+              const void* w, const void* y, float beta) {
   if (s.n == 0 || s.k == 0 || s.c == 0) return;
   const size_t elem = dtype_size(dtype);
   cudnn_type(dtype);  // throws for a dtype cuDNN is not driven with here
@@ -503,7 +537,11 @@ void run_convolution(ConvDirection dir, const ConvShape& s, DType dtype, const v
     operands = {{x, w, y}, 0, static_cast<size_t>(x_count) * elem};
   if (dir == ConvDirection::BackwardFilter)
     operands = {{x, w, y}, 1, static_cast<size_t>(w_count) * elem};
-  std::shared_ptr<Plan> plan = plan_for(dir, s, dtype, align, beta, operands, why);
+  // NHWC activations with the KCRS filter: "no engine" has a fallback (the KRSC copy), so it
+  // is cached rather than planned again on every call.
+  const bool krsc_fallback = s.layout == Layout::NHWC && filter == Layout::NCHW;
+  std::shared_ptr<Plan> plan =
+      plan_for(dir, s, dtype, filter, align, beta, operands, krsc_fallback, why);
   if (plan) {
     try {
       execute(*plan, x, w, y);
@@ -517,10 +555,14 @@ void run_convolution(ConvDirection dir, const ConvShape& s, DType dtype, const v
         g_binding = static_cast<int>(Binding::Handle);
       }
       g_executed = true;  // no second fallback
-      run_convolution(dir, s, dtype, x, w, y, beta);
+      convolve(dir, s, dtype, filter, x, w, y, beta);
       return;
     }
     g_executed = true;
+    return;
+  }
+  if (krsc_fallback) {
+    convolve_with_krsc_filter(dir, s, dtype, x, w, y, beta);
     return;
   }
   if (beta != 0.0f) {
@@ -537,7 +579,7 @@ void run_convolution(ConvDirection dir, const ConvShape& s, DType dtype, const v
       const void* xs = dir == ConvDirection::BackwardData ? tmp : x;
       const void* ws = dir == ConvDirection::BackwardFilter ? tmp : w;
       const void* ys = dir == ConvDirection::Forward ? tmp : y;
-      run_convolution(dir, s, dtype, xs, ws, ys, 0.0f);
+      convolve(dir, s, dtype, filter, xs, ws, ys, 0.0f);
       if (dtype == DType::F32)
         launch::add_inplace(static_cast<const float*>(tmp),
                             static_cast<float*>(const_cast<void*>(out)), count, context().compute);
@@ -551,11 +593,45 @@ void run_convolution(ConvDirection dir, const ConvShape& s, DType dtype, const v
     alloc.deallocate(tmp, bytes);  // stream-ordered reuse: safe while the add is queued
     return;
   }
-  throw DeviceError("cuDNN has no engine for " + describe(dir, s, dtype, beta) + " (" + why +
+  throw DeviceError("cuDNN has no engine for " + describe(dir, s, dtype, beta) +
+                    (filter == Layout::NHWC ? " with the filter copied to KRSC" : "") + " (" + why +
                     (dtype == DType::F32
                          ? "). Try train.deterministic: false or allowing TF32, or report this shape"
                          : "). Try train.deterministic: false or f32 precision, or report this "
                            "shape"));
+}
+
+// NHWC activations when cuDNN has no engine for the KCRS filter: the call runs on a KRSC
+// (channels-last) copy of the filter in scratch, made for this call only. Forward and
+// backward-data read it; backward-filter writes its gradient there (starting from the old dw
+// when beta is 1, so cuDNN still blends and rounds once) and it is transposed back into dw.
+// The transposes move bits, so the results equal those of a KRSC filter tensor.
+void convolve_with_krsc_filter(ConvDirection dir, const ConvShape& s, DType dtype, const void* x,
+                               const void* w, const void* y, float beta) {
+  const size_t elem = dtype_size(dtype);
+  const int64_t cg = s.c / s.groups, rs = s.r * s.s;
+  const size_t bytes = static_cast<size_t>(s.k * cg * rs) * elem;
+  cudaStream_t stream = context().compute;
+  Allocator& alloc = *context().device_allocator;
+  void* krsc = alloc.allocate(bytes);
+  try {
+    if (dir != ConvDirection::BackwardFilter || beta != 0.0f)
+      launch::kcrs_to_krsc(w, krsc, elem, s.k, cg, rs, stream);
+    convolve(dir, s, dtype, Layout::NHWC, x, krsc, y, beta);
+    if (dir == ConvDirection::BackwardFilter)
+      launch::krsc_to_kcrs(krsc, const_cast<void*>(w), elem, s.k, cg, rs, stream);
+  } catch (...) {
+    alloc.deallocate(krsc, bytes);
+    throw;
+  }
+  alloc.deallocate(krsc, bytes);  // stream-ordered reuse: safe while the work is queued
+}
+
+}  // namespace
+
+void run_convolution(ConvDirection dir, const ConvShape& s, DType dtype, const void* x,
+                     const void* w, const void* y, float beta) {
+  convolve(dir, s, dtype, Layout::NCHW, x, w, y, beta);
 }
 
 void set_conv_autotune(bool on) { g_autotune = on; }

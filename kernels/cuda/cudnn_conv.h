@@ -9,18 +9,25 @@
 #include <string>
 
 #include "engine/core/dtype.h"
+#include "kernels/layout.h"
 
 namespace te::cuda {
 
 enum class ConvDirection { Forward, BackwardData, BackwardFilter };
 
-// Shapes of a 2-D convolution in NCHW; the filter is [k, c / groups, r, s].
+// Shapes of a 2-D convolution, written as NCHW dims whatever the memory order; the filter is
+// [k, c / groups, r, s] and always lies in memory in that order (KCRS, PyTorch's).
+// `layout` is the memory order of x and y (dx, dy): with NHWC they are described to cuDNN with
+// channels-last strides. cuDNN does not promise engines for NHWC activations with a KCRS
+// filter (its channels-last kernels read KRSC filters): when the heuristics offer none,
+// run_convolution keeps a KRSC copy of the filter in scratch for the call (see cudnn_conv.cpp).
 struct ConvShape {
   int64_t n = 0, c = 0, h = 0, w = 0;  // input
   int64_t k = 0, r = 0, s = 0;         // output channels, filter height and width
   int64_t oh = 0, ow = 0;              // output
   int64_t groups = 1;
   int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1;
+  Layout layout = Layout::NCHW;
 };
 
 // Runs one direction. Forward: y = alpha * conv(x, w) + beta * y. BackwardData: dx = ... dy.

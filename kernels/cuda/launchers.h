@@ -149,6 +149,30 @@ void bn_act_backward_apply(const T* dy, const same_t<T>* y, const T* x, same_t<T
                            bool accumulate_dx, same_t<T>* dr, bool accumulate_dr,
                            const float* coef, int64_t n, int64_t c, int64_t hw, cudaStream_t s);
 
+// ---- channels_nhwc.cu: batch norm (plain and fused) on channels-last [rows = N*H*W, C] ----
+// The partials follow channel_sums' layout, so bn_finalize_train / bn_backward_finalize
+// finish them; the coef arrays are theirs (and bn_eval_coef's).
+// How many row ranges (splits) channel_sums_nhwc uses for this shape.
+int channel_splits_nhwc(int64_t rows, int64_t c, int sm_count);
+// partials[(c * splits + j) * 2 + {0,1}] = partial sums over channel c of
+//   mode 0: {a, a^2}                               (a = x; b, relu_y, mean, invstd unused)
+//   mode 1: {dz, dz * (b - mean[c]) * invstd[c]}   (a = dy, b = x; dz = a, or with relu_y
+//                                                   non-null dz = relu_y > 0 ? a : 0)
+template <typename T>
+void channel_sums_nhwc(int mode, const T* a, const same_t<T>* b, const same_t<T>* relu_y,
+                       const float* mean, const float* invstd, int64_t rows, int64_t c,
+                       int splits, double* partials, cudaStream_t s);
+// y = act(x * coef[c] + coef[C + c] + r) (r may be null; act = ReLU when `relu`, else identity)
+template <typename T>
+void bn_apply_nhwc(const T* x, const same_t<T>* r, T* y, const float* coef, int64_t rows,
+                   int64_t c, bool relu, cudaStream_t s);
+// dx = (or +=) coef[c] * dz + coef[C + c] * x + coef[2C + c] and dr = (or +=) dz, dz as in
+// channel_sums_nhwc mode 1; dx or dr may be null.
+template <typename T>
+void bn_backward_apply_nhwc(const T* dy, const same_t<T>* relu_y, const T* x, same_t<T>* dx,
+                            bool accumulate_dx, same_t<T>* dr, bool accumulate_dr,
+                            const float* coef, int64_t rows, int64_t c, cudaStream_t s);
+
 // ---- pool.cu: pooling on [planes = N*C, H, W] ----
 struct PoolGeometry {
   int64_t planes = 0, h = 0, w = 0, oh = 0, ow = 0;
@@ -182,6 +206,38 @@ template <typename T>
 void global_avg_pool_backward(const T* dy, T* dx, int64_t planes, int64_t hw, bool accumulate,
                               cudaStream_t s);
 
+// ---- pool_nhwc.cu: the same pooling on channels-last tensors (kernels/layout.h) ----
+// x, y, dy, dx (and argmax) lie in [N, H, W, C] memory order; g describes the logical
+// [N, C, H, W] pooling as above (g.planes = N * C) and `c` is C. Results are those of the NCHW
+// launchers, element for element: the same windows scanned in the same order, so max, argmax
+// and the float sums of average pooling agree bit for bit. argmax holds ih * W + iw (the
+// spatial index within the image, as for NCHW), stored in y's NHWC order.
+template <typename T>
+void max_pool_forward_nhwc(const T* x, T* y, int32_t* argmax, const PoolGeometry& g, int64_t c,
+                           cudaStream_t s);
+// dx = (or +=) dy routed to argmax, dx zeroed first unless accumulating. f32: atomics into dx,
+// or with `deterministic` one thread per (image, channel) adding its outputs in output order
+// (the NCHW ordered kernel's sums in its order, so the same bits). bf16/f16: gathered in
+// float in shared memory per (image, group of up to 32 channels) and rounded once on store
+// (atomics there, or with `deterministic` one thread per channel in output order).
+template <typename T>
+void max_pool_backward_nhwc(const T* dy, const int32_t* argmax, T* dx, int64_t n, int64_t c,
+                            int64_t in_hw, int64_t out_hw, bool accumulate, bool deterministic,
+                            cudaStream_t s);
+template <typename T>
+void avg_pool_forward_nhwc(const T* x, T* y, const PoolGeometry& g, int64_t c, cudaStream_t s);
+template <typename T>
+void avg_pool_backward_nhwc(const T* dy, T* dx, const PoolGeometry& g, int64_t c,
+                            bool accumulate, cudaStream_t s);
+// y[n, c] = mean over p of x[n, p, c] (y is [N, C], layout-free; sums in double)
+template <typename T>
+void global_avg_pool_forward_nhwc(const T* x, T* y, int64_t n, int64_t c, int64_t hw,
+                                  cudaStream_t s);
+// dx[n, p, c] = (or +=) dy[n, c] / hw
+template <typename T>
+void global_avg_pool_backward_nhwc(const T* dy, T* dx, int64_t n, int64_t c, int64_t hw,
+                                   bool accumulate, cudaStream_t s);
+
 // ---- rows.cu: [rows, cols] helpers for Linear, and image normalisation ----
 // y[r, j] += bias[j]
 void add_row_bias(float* y, const float* bias, int64_t rows, int64_t cols, cudaStream_t s);
@@ -196,5 +252,10 @@ struct ChannelAffine {
 template <typename T>
 void normalize_u8_nhwc(const uint8_t* in, T* out, int64_t n, int64_t hw, int64_t c,
                        const ChannelAffine& affine, cudaStream_t s);
+// normalize_nhwc.cu: the same map without the transpose, out[i] = in[i] * scale[i % c] +
+// shift[i % c] over `pixels` * c elements (a channels-last output).
+template <typename T>
+void normalize_u8_nhwc_to_nhwc(const uint8_t* in, T* out, int64_t pixels, int64_t c,
+                               const ChannelAffine& affine, cudaStream_t s);
 
 }  // namespace te::cuda::launch

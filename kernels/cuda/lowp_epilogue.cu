@@ -7,9 +7,17 @@
 //   add_channel_bias: grid.y walks the N*C planes (channel = plane % C), grid.x with the threads
 //                     the HW positions of a plane (as channels.cu does for f32).
 //   add_row_bias, add_converted: grid-stride loop, one element per thread per step.
+//   add_channel_bias_nhwc: the row-bias kernel on [N*H*W, C]: consecutive threads take
+//                     consecutive channels of a position (coalesced along C).
 //   channel_sums:     one block per channel (grid-stride over channels); the threads stride over
 //                     the N*HW values of the channel, then one block reduction.
 //   column_sums:      one thread per column walks down the rows (reads of a row are coalesced).
+//   channel_sums_nhwc: blocks of 32 x 8 threads; threadIdx.x picks one of 32 consecutive
+//                     channels (blockIdx.x the group of 32), so a warp reads 32 adjacent
+//                     channels of one position (coalesced); threadIdx.y and blockIdx.y stride
+//                     over the N*H*W positions. The 8 rows of a block are summed in shared
+//                     memory in a fixed order into one partial per (split, channel); a second
+//                     kernel, one thread per channel, adds the partials in split order.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -72,6 +80,41 @@ __global__ void channel_sums_kernel(const T* dy, int64_t n, int64_t c, int64_t h
     }
     s = dev::block_sum(s, shared);
     if (threadIdx.x == 0) out[ch] = narrow<O>(static_cast<float>(double(widen(out[ch])) + s));
+  }
+}
+
+constexpr int kNhwcChannels = 32;  // channels per block (threadIdx.x)
+constexpr int kNhwcRows = 8;       // positions per block step (threadIdx.y)
+
+// partials[split * c + ch] = sum of dy[m, ch] over the positions m of this split.
+template <typename T>
+__global__ void channel_partials_nhwc_kernel(const T* dy, int64_t m, int64_t c,
+                                             double* partials) {
+  __shared__ double rows[kNhwcRows][kNhwcChannels];
+  const int64_t ch = blockIdx.x * int64_t(kNhwcChannels) + threadIdx.x;
+  double s = 0;
+  if (ch < c)
+    for (int64_t pos = blockIdx.y * int64_t(kNhwcRows) + threadIdx.y; pos < m;
+         pos += int64_t(gridDim.y) * kNhwcRows)
+      s += widen(dy[pos * c + ch]);
+  rows[threadIdx.y][threadIdx.x] = s;
+  __syncthreads();
+  if (threadIdx.y == 0 && ch < c) {
+    double total = 0;
+    for (int r = 0; r < kNhwcRows; ++r) total += rows[r][threadIdx.x];
+    partials[blockIdx.y * c + ch] = total;
+  }
+}
+
+// out[ch] += the partials of ch in split order (same rounding as channel_sums_kernel).
+template <typename O>
+__global__ void add_channel_partials_nhwc_kernel(const double* partials, int64_t splits,
+                                                 int64_t c, O* out) {
+  for (int64_t ch = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; ch < c;
+       ch += int64_t(gridDim.x) * blockDim.x) {
+    double s = 0;
+    for (int64_t k = 0; k < splits; ++k) s += partials[k * c + ch];
+    out[ch] = narrow<O>(static_cast<float>(double(widen(out[ch])) + s));
   }
 }
 
@@ -155,6 +198,54 @@ void add_channel_sums(const void* dy, DType dy_type, int64_t n, int64_t c, int64
       channel_sums_kernel<T, O><<<channel_blocks(c), dev::kThreads, 0, s>>>(
           static_cast<const T*>(dy), n, c, hw, static_cast<O*>(out));
       TE_CUDA_CHECK_LAUNCH("lowp::channel_sums_kernel");
+    });
+  });
+}
+
+void add_channel_bias_nhwc(void* y, DType y_type, const void* bias, DType bias_type, int64_t m,
+                           int64_t c, cudaStream_t s) {
+  const char* name = "lowp::add_channel_bias_nhwc";
+  with_type(y_type, name, "y", [&](auto yt) {
+    with_type(bias_type, name, "bias", [&](auto bt) {
+      using Y = typename decltype(yt)::type;
+      using B = typename decltype(bt)::type;
+      if (m * c == 0) return;
+      // In NHWC memory the bias add is a row-bias add over [N*H*W, C].
+      add_row_bias_kernel<Y, B><<<dev::grid_for(m * c), dev::kThreads, 0, s>>>(
+          static_cast<Y*>(y), static_cast<const B*>(bias), m, c);
+      TE_CUDA_CHECK_LAUNCH("lowp::add_row_bias_kernel (NHWC channel bias)");
+    });
+  });
+}
+
+// Splits over the positions: about 512 positions per split (64 steps of a block's 8 rows),
+// at most 256 splits. It depends only on the shape, so the summation order, and with it the
+// result, is the same on every device.
+int64_t channel_sums_nhwc_splits(int64_t m, int64_t c) {
+  const int64_t per_split = int64_t(kNhwcRows) * 64;
+  int64_t splits = (m + per_split - 1) / per_split;
+  if (splits > 256) splits = 256;
+  return splits < 1 ? 1 : splits;
+}
+
+void add_channel_sums_nhwc(const void* dy, DType dy_type, int64_t m, int64_t c, double* partials,
+                           void* out, DType out_type, cudaStream_t s) {
+  const char* name = "lowp::add_channel_sums_nhwc";
+  with_type(dy_type, name, "dy", [&](auto dt) {
+    with_type(out_type, name, "out", [&](auto ot) {
+      using T = typename decltype(dt)::type;
+      using O = typename decltype(ot)::type;
+      if (c == 0 || m == 0) return;
+      const int64_t splits = channel_sums_nhwc_splits(m, c);
+      const dim3 block(kNhwcChannels, kNhwcRows);
+      const dim3 grid(static_cast<unsigned>((c + kNhwcChannels - 1) / kNhwcChannels),
+                      static_cast<unsigned>(splits));
+      channel_partials_nhwc_kernel<T><<<grid, block, 0, s>>>(static_cast<const T*>(dy), m, c,
+                                                            partials);
+      TE_CUDA_CHECK_LAUNCH("lowp::channel_partials_nhwc_kernel");
+      add_channel_partials_nhwc_kernel<O><<<dev::grid_for(c), dev::kThreads, 0, s>>>(
+          partials, splits, c, static_cast<O*>(out));
+      TE_CUDA_CHECK_LAUNCH("lowp::add_channel_partials_nhwc_kernel");
     });
   });
 }

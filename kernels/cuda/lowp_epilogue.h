@@ -16,12 +16,22 @@ namespace te::cuda::launch::lowp {
 // y[n, c, :] += bias[c] on an [N, C, HW] tensor.
 void add_channel_bias(void* y, DType y_type, const void* bias, DType bias_type, int64_t n,
                       int64_t c, int64_t hw, cudaStream_t s);
+// Channels-last: y[m, c] += bias[c] on an [M, C] tensor (M = N * H * W; the channel innermost).
+void add_channel_bias_nhwc(void* y, DType y_type, const void* bias, DType bias_type, int64_t m,
+                           int64_t c, cudaStream_t s);
 // y[r, j] += bias[j] on a [rows, cols] matrix.
 void add_row_bias(void* y, DType y_type, const void* bias, DType bias_type, int64_t rows,
                   int64_t cols, cudaStream_t s);
 // out[c] += sum over n and hw of dy[n, c, hw] (in double, fixed order: same result every run).
 void add_channel_sums(const void* dy, DType dy_type, int64_t n, int64_t c, int64_t hw, void* out,
                       DType out_type, cudaStream_t s);
+// Channels-last: out[c] += sum over m of dy[m, c] on an [M, C] tensor (M = N * H * W), in
+// double, in a fixed order (same result every run). Two passes: per-split partial sums into
+// `partials` (channel_sums_nhwc_splits(m, c) * c doubles of device scratch), then one thread
+// per channel adds its partials in split order.
+int64_t channel_sums_nhwc_splits(int64_t m, int64_t c);
+void add_channel_sums_nhwc(const void* dy, DType dy_type, int64_t m, int64_t c, double* partials,
+                           void* out, DType out_type, cudaStream_t s);
 // out[j] += sum over r of x[r, j] (in double, fixed order).
 void add_column_sums(const void* x, DType x_type, int64_t rows, int64_t cols, void* out,
                      DType out_type, cudaStream_t s);

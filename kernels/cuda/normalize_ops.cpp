@@ -1,5 +1,6 @@
-// Tensor-level input normalisation (kernels/normalize.h): uint8 NHWC -> f32, bf16 or f16 NCHW
-// on the GPU (computed in float, rounded once to the output's dtype).
+// Tensor-level input normalisation (kernels/normalize.h): uint8 NHWC -> f32, bf16 or f16 on the
+// GPU (computed in float, rounded once to the output's dtype), written in NCHW order (rows.cu)
+// or, for Layout::NHWC, in the input's own order (normalize_nhwc.cu).
 #include <string>
 
 #include "kernels/cuda/launchers.h"
@@ -11,7 +12,7 @@ namespace te::ops::cuda {
 using namespace te::cuda;
 
 void normalize_images(const Tensor& x, Tensor& out, const std::vector<float>& mean,
-                      const std::vector<float>& std) {
+                      const std::vector<float>& std, Layout layout) {
   const char* op = "normalize_images";
   if (x.dtype() != DType::U8 || x.rank() != 4)
     throw ShapeError(std::string(op) + ": expected a uint8 [N, H, W, C] batch, got " +
@@ -44,7 +45,11 @@ void normalize_images(const Tensor& x, Tensor& out, const std::vector<float>& me
   const uint8_t* in = typed_ptr<uint8_t>(x, DType::U8, op, "input");
   st.dispatch([&](auto tag) {
     using T = typename decltype(tag)::type;
-    launch::normalize_u8_nhwc(in, st.ptr<T>(out, "output"), n, h * w, c, a, compute_stream());
+    if (layout == Layout::NHWC)
+      launch::normalize_u8_nhwc_to_nhwc(in, st.ptr<T>(out, "output"), n * h * w, c, a,
+                                        compute_stream());
+    else
+      launch::normalize_u8_nhwc(in, st.ptr<T>(out, "output"), n, h * w, c, a, compute_stream());
   });
 }
 

@@ -6,10 +6,11 @@
 // run in float (global average: double) and each stored value is rounded once; argmax is i32.
 // Max backward for f32 scatters straight into dx; for bf16/f16 a scatter into dx would round
 // once per contribution, so it gathers each plane in float in shared memory first
-// (max_backward_shared_kernel).
+// (max_backward_shared_kernel). Window arithmetic: pool_window.cuh, shared with pool_nhwc.cu.
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
 #include "kernels/cuda/launchers.h"
+#include "kernels/cuda/pool_window.cuh"
 #include "kernels/cuda/storage.cuh"
 
 namespace te::cuda::launch {
@@ -17,8 +18,12 @@ namespace {
 using dev::load;
 using dev::store;
 
-__device__ inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
-__device__ inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
+using pool_detail::avg_window;
+using pool_detail::covering;
+using pool_detail::imin;
+using pool_detail::max_window;
+using pool_detail::MaxWindow;
+using pool_detail::Window;
 
 template <typename T>
 __global__ void max_forward_kernel(const T* x, T* y, int32_t* argmax, PoolGeometry g) {
@@ -27,16 +32,11 @@ __global__ void max_forward_kernel(const T* x, T* y, int32_t* argmax, PoolGeomet
        o += int64_t(gridDim.x) * blockDim.x) {
     const int64_t ow = o % g.ow, oh = (o / g.ow) % g.oh, pl = o / (g.ow * g.oh);
     const T* in = x + pl * g.h * g.w;
-    int64_t h0 = oh * g.sh - g.ph;
-    const int64_t h1 = imin(h0 + (g.kh - 1) * g.dh + 1, g.h);
-    while (h0 < 0) h0 += g.dh;
-    int64_t w0 = ow * g.sw - g.pw;
-    const int64_t w1 = imin(w0 + (g.kw - 1) * g.dw + 1, g.w);
-    while (w0 < 0) w0 += g.dw;
-    int64_t best = h0 * g.w + w0;
+    const MaxWindow win = max_window(g, oh, ow);
+    int64_t best = win.h0 * g.w + win.w0;
     float best_value = -INFINITY;
-    for (int64_t ih = h0; ih < h1; ih += g.dh)
-      for (int64_t iw = w0; iw < w1; iw += g.dw) {
+    for (int64_t ih = win.h0; ih < win.h1; ih += g.dh)
+      for (int64_t iw = win.w0; iw < win.w1; iw += g.dw) {
         const float v = load(in, ih * g.w + iw);
         if (v > best_value || isnan(v)) {
           best_value = v;
@@ -46,15 +46,6 @@ __global__ void max_forward_kernel(const T* x, T* y, int32_t* argmax, PoolGeomet
     store(y, o, best_value);  // exact: best_value is one of the T inputs (or -inf)
     argmax[o] = static_cast<int32_t>(best);
   }
-}
-
-// Outputs along one axis whose window (start o*s - p, extent (k-1)*d + 1) can contain i.
-__device__ inline void covering(int64_t i, int64_t k, int64_t s, int64_t p, int64_t d,
-                                int64_t out, int64_t& first, int64_t& last) {
-  const int64_t span = (k - 1) * d + 1;
-  const int64_t lo = i + p - span + 1;  // smallest window start that still reaches i
-  first = lo <= 0 ? 0 : (lo + s - 1) / s;
-  last = imin((i + p) / s, out - 1);
 }
 
 // One thread per output element: dx[argmax] += dy.
@@ -113,22 +104,6 @@ __global__ void max_backward_shared_kernel(const T* dy, const int32_t* argmax, T
       __syncthreads();  // the next tile or plane reuses `acc`
     }
   }
-}
-
-struct Window {
-  int64_t h0, h1, w0, w1, divisor;
-};
-
-__device__ inline Window avg_window(const PoolGeometry& g, int64_t oh, int64_t ow) {
-  int64_t h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
-  int64_t h1 = imin(h0 + g.kh, g.h + g.ph), w1 = imin(w0 + g.kw, g.w + g.pw);
-  const int64_t padded = (h1 - h0) * (w1 - w0);
-  h0 = imax(h0, 0);
-  w0 = imax(w0, 0);
-  h1 = imin(h1, g.h);
-  w1 = imin(w1, g.w);
-  const int64_t inside = imax(0, h1 - h0) * imax(0, w1 - w0);
-  return {h0, h1, w0, w1, g.count_include_pad ? padded : inside};
 }
 
 template <typename T>

@@ -1,6 +1,6 @@
-// Tensor-level pooling (kernels/pool.h) with our kernels (pool.cu).
+// Tensor-level pooling (kernels/pool.h) with our kernels: pool.cu (NCHW), pool_nhwc.cu (NHWC).
 // Why not cuDNN: its classic pooling API is deprecated in cuDNN 9 and the graph API's
-// resample operation does not cover this engine's NCHW max-pool with saved argmax.
+// resample operation does not cover this engine's max-pool with saved argmax.
 // Dtypes (storage_args.h): x, y, dy, dx are f32, bf16 or f16, all the same; argmax is i32.
 #include <string>
 
@@ -48,7 +48,8 @@ void require_global(const char* op, const Shape& x, const Shape& y) {
 }
 }  // namespace
 
-void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& argmax, const Pool2dParams& p) {
+void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& argmax, const Pool2dParams& p,
+                        Layout layout) {
   const char* op = "max_pool2d";
   const launch::PoolGeometry g = geometry(op, x.shape(), y.shape(), p, true);
   require_shape(argmax, y.shape(), op, "argmax");
@@ -57,11 +58,16 @@ void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& argmax, const Pool2d
   int32_t* am = typed_ptr<int32_t>(argmax, DType::I32, op, "argmax");
   st.dispatch([&](auto tag) {
     using T = typename decltype(tag)::type;
-    launch::max_pool_forward(st.ptr<T>(x, "x"), st.ptr<T>(y, "y"), am, g, compute_stream());
+    if (layout == Layout::NHWC)
+      launch::max_pool_forward_nhwc(st.ptr<T>(x, "x"), st.ptr<T>(y, "y"), am, g, x.dim(1),
+                                    compute_stream());
+    else
+      launch::max_pool_forward(st.ptr<T>(x, "x"), st.ptr<T>(y, "y"), am, g, compute_stream());
   });
 }
 
-void max_pool2d_backward(const Tensor& dy, const Tensor& argmax, Tensor& dx, bool accumulate) {
+void max_pool2d_backward(const Tensor& dy, const Tensor& argmax, Tensor& dx, bool accumulate,
+                         Layout layout) {
   const char* op = "max_pool2d backward";
   if (dx.rank() != 4 || dy.rank() != 4 || dx.dim(0) != dy.dim(0) || dx.dim(1) != dy.dim(1))
     throw ShapeError(std::string(op) + ": input gradient " + dx.shape().str() +
@@ -72,57 +78,81 @@ void max_pool2d_backward(const Tensor& dy, const Tensor& argmax, Tensor& dx, boo
   const int32_t* am = typed_ptr<int32_t>(argmax, DType::I32, op, "argmax");
   st.dispatch([&](auto tag) {
     using T = typename decltype(tag)::type;
+    if (layout == Layout::NHWC) {
+      launch::max_pool_backward_nhwc(st.ptr<T>(dy, "dy"), am, st.ptr<T>(dx, "dx"), dx.dim(0),
+                                     dx.dim(1), dx.dim(2) * dx.dim(3), dy.dim(2) * dy.dim(3),
+                                     accumulate, deterministic(), compute_stream());
+      return;
+    }
     launch::max_pool_backward(st.ptr<T>(dy, "dy"), am, st.ptr<T>(dx, "dx"),
                               dx.dim(0) * dx.dim(1), dx.dim(2) * dx.dim(3), dy.dim(2) * dy.dim(3),
                               accumulate, deterministic(), compute_stream());
   });
 }
 
-void avg_pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p) {
+void avg_pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p, Layout layout) {
   const char* op = "avg_pool2d";
   const launch::PoolGeometry g = geometry(op, x.shape(), y.shape(), p, false);
   const StorageDType st(op, x, "x");
   st.check(y, "y");
   st.dispatch([&](auto tag) {
     using T = typename decltype(tag)::type;
-    launch::avg_pool_forward(st.ptr<T>(x, "x"), st.ptr<T>(y, "y"), g, compute_stream());
+    if (layout == Layout::NHWC)
+      launch::avg_pool_forward_nhwc(st.ptr<T>(x, "x"), st.ptr<T>(y, "y"), g, x.dim(1),
+                                    compute_stream());
+    else
+      launch::avg_pool_forward(st.ptr<T>(x, "x"), st.ptr<T>(y, "y"), g, compute_stream());
   });
 }
 
-void avg_pool2d_backward(const Tensor& dy, Tensor& dx, bool accumulate, const Pool2dParams& p) {
+void avg_pool2d_backward(const Tensor& dy, Tensor& dx, bool accumulate, const Pool2dParams& p,
+                         Layout layout) {
   const char* op = "avg_pool2d backward";
   const launch::PoolGeometry g = geometry(op, dx.shape(), dy.shape(), p, false);
   const StorageDType st(op, dy, "dy");
   st.check(dx, "dx");
   st.dispatch([&](auto tag) {
     using T = typename decltype(tag)::type;
-    launch::avg_pool_backward(st.ptr<T>(dy, "dy"), st.ptr<T>(dx, "dx"), g, accumulate,
-                              compute_stream());
+    if (layout == Layout::NHWC)
+      launch::avg_pool_backward_nhwc(st.ptr<T>(dy, "dy"), st.ptr<T>(dx, "dx"), g, dx.dim(1),
+                                     accumulate, compute_stream());
+    else
+      launch::avg_pool_backward(st.ptr<T>(dy, "dy"), st.ptr<T>(dx, "dx"), g, accumulate,
+                                compute_stream());
   });
 }
 
-void global_avg_pool_forward(const Tensor& x, Tensor& y) {
+void global_avg_pool_forward(const Tensor& x, Tensor& y, Layout layout) {
   const char* op = "global_avg_pool";
   require_global(op, x.shape(), y.shape());
   const StorageDType st(op, x, "x");
   st.check(y, "y");
   st.dispatch([&](auto tag) {
     using T = typename decltype(tag)::type;
-    launch::global_avg_pool_forward(st.ptr<T>(x, "x"), st.ptr<T>(y, "y"), x.dim(0) * x.dim(1),
-                                    x.dim(2) * x.dim(3), compute_stream());
+    if (layout == Layout::NHWC)
+      launch::global_avg_pool_forward_nhwc(st.ptr<T>(x, "x"), st.ptr<T>(y, "y"), x.dim(0),
+                                           x.dim(1), x.dim(2) * x.dim(3), compute_stream());
+    else
+      launch::global_avg_pool_forward(st.ptr<T>(x, "x"), st.ptr<T>(y, "y"), x.dim(0) * x.dim(1),
+                                      x.dim(2) * x.dim(3), compute_stream());
   });
 }
 
-void global_avg_pool_backward(const Tensor& dy, Tensor& dx, bool accumulate) {
+void global_avg_pool_backward(const Tensor& dy, Tensor& dx, bool accumulate, Layout layout) {
   const char* op = "global_avg_pool backward";
   require_global(op, dx.shape(), dy.shape());
   const StorageDType st(op, dy, "dy");
   st.check(dx, "dx");
   st.dispatch([&](auto tag) {
     using T = typename decltype(tag)::type;
-    launch::global_avg_pool_backward(st.ptr<T>(dy, "dy"), st.ptr<T>(dx, "dx"),
-                                     dx.dim(0) * dx.dim(1), dx.dim(2) * dx.dim(3), accumulate,
-                                     compute_stream());
+    if (layout == Layout::NHWC)
+      launch::global_avg_pool_backward_nhwc(st.ptr<T>(dy, "dy"), st.ptr<T>(dx, "dx"), dx.dim(0),
+                                            dx.dim(1), dx.dim(2) * dx.dim(3), accumulate,
+                                            compute_stream());
+    else
+      launch::global_avg_pool_backward(st.ptr<T>(dy, "dy"), st.ptr<T>(dx, "dx"),
+                                       dx.dim(0) * dx.dim(1), dx.dim(2) * dx.dim(3), accumulate,
+                                       compute_stream());
   });
 }
 

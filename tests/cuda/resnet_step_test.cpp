@@ -14,6 +14,7 @@
 #include "kernels/cast.h"
 #include "kernels/softmax_xent.h"
 #include "tests/cuda/cuda_test_util.h"
+#include "tests/cuda/nhwc_test_util.h"
 
 namespace te::cuda_test {
 namespace {
@@ -21,11 +22,13 @@ namespace {
 class ResNetStep : public CudaTest {};
 
 std::unique_ptr<Graph> resnet18(int64_t classes, int64_t size,
-                                std::optional<DType> compute = std::nullopt) {
+                                std::optional<DType> compute = std::nullopt,
+                                bool channels_last = false) {
   GraphOptions o;
   o.initialize = true;
   o.init_seed = 2024;
   o.compute_dtype = compute;
+  o.channels_last = channels_last;
   return Graph::build(YAML::Load("{preset: resnet18, num_classes: " + std::to_string(classes) + "}"),
                       "resnet_step_test", {3, size, size}, o);
 }
@@ -95,10 +98,10 @@ TEST_F(ResNetStep, LossAndGradientsMatchCpu) {
 // mantissa, so through 20 layers the tolerances are loose: loss 2% relative, each gradient
 // tensor 10% relative L2, running statistics 2%. They catch wrong layouts, dtypes, scales or
 // a missing gradient (errors of order 100%), not rounding.
-TEST_F(ResNetStep, Bf16StepMatchesTheF32CpuStep) {
+void check_bf16_step(bool channels_last) {
   const int64_t batch = 8, size = 64, classes = 10;
   auto cpu_graph = resnet18(classes, size);
-  auto gpu_graph = resnet18(classes, size, DType::BF16);
+  auto gpu_graph = resnet18(classes, size, DType::BF16, channels_last);
   gpu_graph->to(gpu());
   ASSERT_TRUE(gpu_graph->mixed_precision());
   const Tensor x = rand_cpu({batch, 3, size, size}, 12, -2, 2);
@@ -115,7 +118,7 @@ TEST_F(ResNetStep, Bf16StepMatchesTheF32CpuStep) {
   cpu_graph->backward(dlogits_cpu, ctx);
 
   Tensor xg = Tensor::empty(x.shape(), DType::BF16, gpu());
-  ops::cast_scale(to_gpu(x), xg, 1.0);
+  ops::cast_scale(to_gpu(channels_last ? to_nhwc(x) : x), xg, 1.0);
   const Tensor lg = to_gpu(labels);
   const Tensor& logits_lowp = gpu_graph->forward(xg, ctx);
   ASSERT_EQ(logits_lowp.dtype(), DType::BF16);
@@ -150,6 +153,12 @@ TEST_F(ResNetStep, Bf16StepMatchesTheF32CpuStep) {
     EXPECT_LT(relative_l2(gb[i].tensor.to_f64_vector(), cb[i].tensor.to_f64_vector()), 2e-2)
         << cb[i].name;
 }
+
+TEST_F(ResNetStep, Bf16StepMatchesTheF32CpuStep) { check_bf16_step(false); }
+
+// The same with channels-last activations (the input permuted to NHWC; the logits are [N, K]
+// either way, and the weights keep PyTorch's order).
+TEST_F(ResNetStep, Bf16ChannelsLastStepMatchesTheF32CpuStep) { check_bf16_step(true); }
 
 }  // namespace
 }  // namespace te::cuda_test
