@@ -53,8 +53,8 @@ FORMATS = ("nchw", "cl")
 MODES = ("eager", "compile")
 MODELS = ("resnet18", "resnet34", "resnet50")
 DEFAULT_CASES = ("resnet18:224:256:bf16:cl:eager+compile", "resnet50:224:128:bf16:cl:eager",
-                 "resnet18:128:256:bf16:cl:eager", "resnet18:224:256:fp32:nchw:eager",
-                 "resnet18:224:256:tf32:nchw:eager")
+                 "resnet18:128:256:bf16:cl:eager", "resnet18:224:256:bf16:nchw:eager",
+                 "resnet18:224:256:fp32:nchw:eager", "resnet18:224:256:tf32:nchw:eager")
 ENGINE_EXIT_NO_GPU = 3       # bench_train_throughput's exit codes
 ENGINE_EXIT_UNSUPPORTED = 4
 
