@@ -155,7 +155,7 @@ fi
 T0=$(date +%s)
 timeout 110 ctest --test-dir "$BUILD" -LE gpu -j "$JOBS" --timeout 90 > "$LOGS/ctest_cpu.log" 2>&1
 rc_cpu=$?
-timeout 100 ctest --test-dir "$BUILD" -L gpu -j 4 --timeout 90 > "$LOGS/ctest_gpu.log" 2>&1
+timeout 150 ctest --test-dir "$BUILD" -L gpu -j 4 --timeout 90 > "$LOGS/ctest_gpu.log" 2>&1
 rc_gpu=$?
 for kind in cpu gpu; do
   log="$LOGS/ctest_$kind.log"
@@ -163,6 +163,10 @@ for kind in cpu gpu; do
   skipped="$(grep -c '\*\*\*Skipped' "$log")"
   [ -z "$line" ] && line="no result (timed out?)"
   note "ctest ($kind label)" "$line; $skipped skipped"
+  # The failing tests by name, so the summary alone says where to look.
+  failed="$(grep -hoE '[0-9]+ - [A-Za-z0-9_./]+ \((Failed|Timeout|SEGFAULT|Subprocess aborted|Exception)\)' "$log" \
+    | awk '{print $3}' | head -n 30 | tr '\n' ' ')"
+  [ -n "$failed" ] && note "  failed ($kind)" "$failed"
 done
 if [ $rc_cpu -ne 0 ] || [ $rc_gpu -ne 0 ]; then
   grep -hE 'Failed|\*\*\*' "$LOGS"/ctest_*.log | head -n 20
