@@ -26,6 +26,25 @@ const char* signal_name(int sig) {
 
 }  // namespace
 
+void Trainer::Impl::micro_batch_work(const DeviceBatch& b, int64_t micro, const RunContext& ctx,
+                                     double grad_scale) {
+  const Tensor& logits = graph->forward(b.input, ctx);
+  ensure_shape(grad_logits, logits.shape(), logits.dtype(), logits.device());
+  Tensor loss_sum = step_loss.slice_flat(micro, Shape{1});
+  if (logits.dtype() == DType::F32) {
+    loss->forward_backward(logits, b.labels, grad_scale, grad_logits, loss_sum, step_correct,
+                           bad_label_row);
+  } else {  // mixed precision: the [N, classes] loss in f32, its gradient back to 16 bits
+    ensure_shape(logits32, logits.shape(), DType::F32, logits.device());
+    ensure_shape(grad_logits32, logits.shape(), DType::F32, logits.device());
+    ops::cast_scale(logits, logits32, 1.0);
+    loss->forward_backward(logits32, b.labels, grad_scale, grad_logits32, loss_sum, step_correct,
+                           bad_label_row);
+    ops::cast_scale(grad_logits32, grad_logits, 1.0);
+  }
+  graph->backward(grad_logits, ctx);
+}
+
 Trainer::Impl::StepResult Trainer::Impl::train_step() {
   StepResult r;
   const int64_t accum = config.train.grad_accum;
@@ -51,24 +70,6 @@ Trainer::Impl::StepResult Trainer::Impl::train_step() {
     ctx.step = static_cast<uint64_t>(state.step * accum + micro);
     // The loss scale (fp16) multiplies every gradient; finish_backward divides it out again.
     const double grad_scale = scaler->scale() / static_cast<double>(accum);
-    // Device work only (a CUDA graph may record it once and replay it: step_capture.h).
-    auto device_work = [&] {
-      const Tensor& logits = graph->forward(b.input, ctx);
-      ensure_shape(grad_logits, logits.shape(), logits.dtype(), logits.device());
-      Tensor loss_sum = step_loss.slice_flat(micro, Shape{1});
-      if (logits.dtype() == DType::F32) {
-        loss->forward_backward(logits, b.labels, grad_scale, grad_logits, loss_sum, step_correct,
-                               bad_label_row);
-      } else {  // mixed precision: the [N, classes] loss in f32, its gradient back to 16 bits
-        ensure_shape(logits32, logits.shape(), DType::F32, logits.device());
-        ensure_shape(grad_logits32, logits.shape(), DType::F32, logits.device());
-        ops::cast_scale(logits, logits32, 1.0);
-        loss->forward_backward(logits32, b.labels, grad_scale, grad_logits32, loss_sum,
-                               step_correct, bad_label_row);
-        ops::cast_scale(grad_logits32, grad_logits, 1.0);
-      }
-      graph->backward(grad_logits, ctx);
-    };
     StepKey key;
     key.slot = feed->slot();
     key.micro = micro;
@@ -76,7 +77,7 @@ Trainer::Impl::StepResult Trainer::Impl::train_step() {
     key.arena = graph->arena_address();
     key.input = b.input.raw();
     key.loss_scale = scaler->scale();
-    step_capture->run(key, device_work);
+    step_capture->run(key, [&] { micro_batch_work(b, micro, ctx, grad_scale); });
     feed->release();
     rows[static_cast<size_t>(micro)] = b.labels.dim(0);
     r.images += b.labels.dim(0);

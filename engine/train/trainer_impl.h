@@ -70,6 +70,10 @@ struct Trainer::Impl {
     bool overflow = false;  // fp16: the gradients overflowed at this loss scale
   };
   StepResult train_step();
+  // One micro-batch's device work: forward, loss (summed on the device), backward. Nothing in
+  // it waits for the device, and a CUDA graph may record it once and replay it (step_capture.h).
+  void micro_batch_work(const DeviceBatch& b, int64_t micro, const RunContext& ctx,
+                        double grad_scale);
   void save(const char* why);
   void log_step_record(double loss, double lr, double images_per_s, double grad_norm);
 };
