@@ -4,8 +4,10 @@
 // the closest known key. Errors name the source file, line, layer and key.
 #include <yaml-cpp/yaml.h>
 
+#include <cstdint>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace te {
