@@ -180,10 +180,10 @@ note "tests time" "$(( $(date +%s) - T0 )) s"
 
 # ---- doctor ----
 if timeout 60 "$BUILD/engine/cli/trainer" doctor > "$LOGS/doctor.log" 2>&1; then
-  note "trainer doctor" "$(grep -E 'Convolution check|No usable GPU' "$LOGS/doctor.log" | head -n 1)"
+  note "trainer doctor" "$(grep -E 'Convolution check|No usable GPU' "$LOGS/doctor.log" | sed 's/Convolution check on cuda:0 //' | tr '\n' ' ')"
 else
   cat "$LOGS/doctor.log"
-  note "trainer doctor" "FAILED: $(grep -E 'Convolution check|cannot' "$LOGS/doctor.log" | head -n 1)"
+  note "trainer doctor" "FAILED: $(grep -E 'Convolution check|cannot' "$LOGS/doctor.log" | sed 's/Convolution check on cuda:0 //' | tr '\n' ' ')"
   STATUS=1
 fi
 cat "$LOGS/doctor.log"

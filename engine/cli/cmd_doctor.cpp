@@ -56,16 +56,29 @@ int run_doctor() {
     std::cout << "cuda:0 cannot be initialised: " << e.what() << "\n";
     return 1;
   }
-  const te::cuda::ConvSelfTest t = te::cuda::conv_self_test();
-  char line[256];
-  std::snprintf(line, sizeof(line),
-                "max relative error vs CPU: forward %.2e, input grad %.2e, weight grad %.2e, "
-                "bias grad %.2e",
-                t.max_rel_error_forward, t.max_rel_error_input, t.max_rel_error_weight,
-                t.max_rel_error_bias);
-  std::cout << "Convolution check on cuda:0 (3x3, stride 2, fp32): "
-            << (t.passed ? "PASS" : "FAIL") << "\n  " << line << "\n  " << t.detail << "\n";
-  return t.passed ? 0 : 1;
+  // fp32 as every run uses it, then what train.precision: bf16 and train.channels_last use.
+  struct Variant {
+    DType dtype;
+    Layout layout;
+    const char* what;
+  };
+  const Variant variants[] = {{DType::F32, Layout::NCHW, "fp32"},
+                              {DType::BF16, Layout::NCHW, "bf16"},
+                              {DType::BF16, Layout::NHWC, "bf16 channels-last"}};
+  bool all_passed = true;
+  for (const Variant& v : variants) {
+    const te::cuda::ConvSelfTest t = te::cuda::conv_self_test(v.dtype, v.layout);
+    char line[256];
+    std::snprintf(line, sizeof(line),
+                  "max relative error vs CPU: forward %.2e, input grad %.2e, weight grad %.2e, "
+                  "bias grad %.2e",
+                  t.max_rel_error_forward, t.max_rel_error_input, t.max_rel_error_weight,
+                  t.max_rel_error_bias);
+    std::cout << "Convolution check on cuda:0 (3x3, stride 2, " << v.what << "): "
+              << (t.passed ? "PASS" : "FAIL") << "\n  " << line << "\n  " << t.detail << "\n";
+    all_passed = all_passed && t.passed;
+  }
+  return all_passed ? 0 : 1;
 #endif
 }
 

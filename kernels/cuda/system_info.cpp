@@ -26,6 +26,22 @@ Tensor random_cpu(const Shape& s, uint64_t seed) {
   return Tensor::from_vector(s, v);
 }
 
+// A CPU [N, C, H, W] tensor's elements in NHWC memory order (same logical shape), or back.
+Tensor permute_nchw(const Tensor& t, bool to_nhwc) {
+  const int64_t n = t.dim(0), c = t.dim(1), h = t.dim(2), w = t.dim(3);
+  Tensor out = Tensor::empty(t.shape(), t.dtype());
+  const float* s = t.data<float>();
+  float* d = out.data<float>();
+  for (int64_t in = 0; in < n; ++in)
+    for (int64_t ic = 0; ic < c; ++ic)
+      for (int64_t p = 0; p < h * w; ++p) {
+        const int64_t nchw = (in * c + ic) * h * w + p, nhwc = (in * h * w + p) * c + ic;
+        if (to_nhwc) d[nhwc] = s[nchw];
+        else d[nchw] = s[nhwc];
+      }
+  return out;
+}
+
 // max |a - b| / (1 + |b|)
 double max_rel_error(const Tensor& gpu, const Tensor& cpu) {
   const std::vector<double> a = gpu.to_f64_vector(), b = cpu.to_f64_vector();
@@ -81,7 +97,7 @@ std::vector<GpuInfo> list_gpus() {
   return out;
 }
 
-ConvSelfTest conv_self_test() {
+ConvSelfTest conv_self_test(DType dtype, Layout layout) {
   ConvSelfTest r;
   const bool tf32 = allow_tf32();
   set_allow_tf32(false);
@@ -91,29 +107,43 @@ ConvSelfTest conv_self_test() {
     p.pad_h = p.pad_w = 1;
     p.stride_h = p.stride_w = 2;
     const Shape xs{2, 3, 17, 15}, ws{8, 3, 3, 3}, ys{2, 8, 9, 8};
-    const Tensor x = random_cpu(xs, 1), w = random_cpu(ws, 2), b = random_cpu({8}, 3);
-    const Tensor dy = random_cpu(ys, 4);
+    // Inputs rounded to `dtype` first, so the CPU reference sees exactly what the GPU reads.
+    auto rounded = [&](const Tensor& t) { return t.to_dtype(dtype).to_dtype(DType::F32); };
+    const Tensor x = rounded(random_cpu(xs, 1)), w = rounded(random_cpu(ws, 2));
+    const Tensor b = random_cpu({8}, 3), dy = rounded(random_cpu(ys, 4));
+    const bool nhwc = layout == Layout::NHWC;
     const Device dev = Device::cuda(current_device());
-    const Tensor xg = x.to(dev), wg = w.to(dev), bg = b.to(dev), dyg = dy.to(dev);
+    // The GPU's copies: activations in `layout`, 16-bit where asked; the bias and the
+    // parameter gradients in f32 (what mixed-precision training uses).
+    auto activation = [&](const Tensor& t) {
+      return (nhwc ? permute_nchw(t, true) : t).to_dtype(dtype).to(dev);
+    };
+    auto back = [&](const Tensor& t) {
+      const Tensor f = t.to(Device::cpu()).to_dtype(DType::F32);
+      return nhwc ? permute_nchw(f, false) : f;
+    };
+    const Tensor xg = activation(x), wg = w.to_dtype(dtype).to(dev), bg = b.to(dev),
+                 dyg = activation(dy);
     ops::Conv2dWorkspace cws, gws;
 
-    Tensor y = Tensor::empty(ys), yg = Tensor::empty(ys, DType::F32, dev);
+    Tensor y = Tensor::empty(ys), yg = Tensor::empty(ys, dtype, dev);
     ops::cpu::conv2d_forward(x, w, &b, y, p, cws);
-    ops::cuda::conv2d_forward(xg, wg, &bg, yg, p, gws);
-    Tensor dx = Tensor::empty(xs), dxg = Tensor::empty(xs, DType::F32, dev);
+    ops::cuda::conv2d_forward(xg, wg, &bg, yg, p, gws, layout);
+    Tensor dx = Tensor::empty(xs), dxg = Tensor::empty(xs, dtype, dev);
     ops::cpu::conv2d_backward_input(dy, w, dx, false, p, cws);
-    ops::cuda::conv2d_backward_input(dyg, wg, dxg, false, p, gws);
+    ops::cuda::conv2d_backward_input(dyg, wg, dxg, false, p, gws, layout);
     Tensor dw = Tensor::zeros(ws), dwg = Tensor::zeros(ws, DType::F32, dev);
     Tensor db = Tensor::zeros({8}), dbg = Tensor::zeros({8}, DType::F32, dev);
     ops::cpu::conv2d_backward_params(x, dy, dw, &db, p, cws);
-    ops::cuda::conv2d_backward_params(xg, dyg, dwg, &dbg, p, gws);
+    ops::cuda::conv2d_backward_params(xg, dyg, dwg, &dbg, p, gws, layout);
     synchronize();
 
-    r.max_rel_error_forward = max_rel_error(yg, y);
-    r.max_rel_error_input = max_rel_error(dxg, dx);
+    r.max_rel_error_forward = max_rel_error(back(yg), y);
+    r.max_rel_error_input = max_rel_error(back(dxg), dx);
     r.max_rel_error_weight = max_rel_error(dwg, dw);
     r.max_rel_error_bias = max_rel_error(dbg, db);
-    const double tol = 1e-4;
+    // fp32: summation order only. 16 bits: one rounding of each output (2^-8 for bf16).
+    const double tol = dtype == DType::F32 ? 1e-4 : dtype == DType::BF16 ? 2e-2 : 4e-3;
     r.passed = r.max_rel_error_forward < tol && r.max_rel_error_input < tol &&
                r.max_rel_error_weight < tol && r.max_rel_error_bias < tol;
     r.detail = conv_backend_mode();

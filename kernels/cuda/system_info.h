@@ -4,6 +4,9 @@
 #include <string>
 #include <vector>
 
+#include "engine/core/dtype.h"
+#include "kernels/layout.h"
+
 namespace te::cuda {
 
 struct StackVersions {
@@ -31,7 +34,9 @@ struct ConvSelfTest {
   std::string detail;  // how the convolution ran, or why it failed
 };
 // A 3x3 convolution with bias (forward, input and parameter gradients) on the initialised GPU
-// against the CPU backend, in fp32 with TF32 off. Needs initialize() first.
-ConvSelfTest conv_self_test();
+// against the CPU backend, with TF32 off: activations and weights in `dtype` (f32, bf16, f16;
+// the CPU reference gets the same rounded inputs), activations in `layout`. Needs
+// initialize() first.
+ConvSelfTest conv_self_test(DType dtype = DType::F32, Layout layout = Layout::NCHW);
 
 }  // namespace te::cuda
