@@ -227,7 +227,9 @@ if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1
   note "benchmark" "exit $rc in $(( $(date +%s) - T0 )) s, budget $BUDGET s (0 ok; 1 a measurement failed; 2 or 124 interrupted)"
 else
   note "benchmark" "PyTorch with CUDA not importable: engine only"
-  for flag in "" "--tf32"; do
+  : > "$LOGS/bench.log"
+  for flag in "" "--tf32" "--precision bf16" "--precision bf16 --channels-last"; do
+    # shellcheck disable=SC2086  # $flag holds zero or more options
     if timeout 120 "$BENCH" --model resnet18 --batch 256 --size 224 --device cuda $flag \
         >> "$LOGS/bench.log" 2>&1; then
       SUMMARY+=("  $(tail -n 1 "$LOGS/bench.log")")
