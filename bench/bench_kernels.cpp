@@ -371,30 +371,35 @@ void bench_batchnorm(Bench& b, const Shapes& sh, cudaStream_t s) {
     const double n = double(total), c = double(C);
     // Forward: reads x, weight, bias, running stats; writes y, running stats, save_mean/invstd.
     auto stats = [&] {
-      launch::channel_sums<T>(0, x.t(), nullptr, nullptr, nullptr, N, C, HW, splits, pp, s);
+      launch::channel_sums<T>(x.t(), N, C, HW, splits, pp, s);
     };
     auto finalize = [&] {
       launch::bn_finalize_train(pp, splits, C, N * HW, 1e-5f, 0.1f, w.f(), bias.f(), rm.f(),
                                 rv.f(), nullptr, sm.f(), si.f(), coef.f(), s);
     };
-    auto affine = [&] { launch::channel_affine<T>(x.t(), y.t(), coef.f(), N, C, HW, s); };
+    // Plain batch norm runs the fused passes with no residual and no ReLU.
+    auto affine = [&] {
+      launch::bn_act_apply<T>(x.t(), nullptr, y.t(), coef.f(), N, C, HW, false, s);
+    };
     b.run(named<T>("bn forward train (3 launches)"), shape, dt, 2 * e * n + 4 * 8 * c, [&] {
       stats();
       finalize();
       affine();
     });
     b.run(named<T>("  bn forward: channel_sums"), shape, dt, e * n, stats);
-    b.run(named<T>("  bn forward: channel_affine"), shape, dt, 2 * e * n, affine);
+    b.run(named<T>("  bn forward: apply"), shape, dt, 2 * e * n, affine);
     // Backward: reads x, dy, weight, save_mean/invstd; writes dx, adds into dweight/dbias.
     auto bstats = [&] {
-      launch::channel_sums<T>(1, dy.t(), x.t(), sm.f(), si.f(), N, C, HW, splits, pp, s);
+      launch::bn_act_backward_sums<T>(dy.t(), nullptr, x.t(), sm.f(), si.f(), N, C, HW, splits,
+                                      pp, s);
     };
     auto bfinal = [&] {
       launch::bn_backward_finalize(pp, splits, C, N * HW, true, w.f(), sm.f(), si.f(), dw.f(),
                                    db.f(), coef.f(), s);
     };
     auto apply = [&] {
-      launch::bn_backward_apply<T>(dy.t(), x.t(), dx.t(), coef.f(), N, C, HW, false, s);
+      launch::bn_act_backward_apply<T>(dy.t(), nullptr, x.t(), dx.t(), false, nullptr, false,
+                                       coef.f(), N, C, HW, s);
     };
     stats();
     finalize();
@@ -403,7 +408,7 @@ void bench_batchnorm(Bench& b, const Shapes& sh, cudaStream_t s) {
       bfinal();
       apply();
     });
-    b.run(named<T>("  bn backward: channel_sums"), shape, dt, 2 * e * n, bstats);
+    b.run(named<T>("  bn backward: sums"), shape, dt, 2 * e * n, bstats);
     b.run(named<T>("  bn backward: apply"), shape, dt, 3 * e * n, apply);
 
     // Fused (batchnorm_act.cu), as a bottleneck's last batch norm runs:

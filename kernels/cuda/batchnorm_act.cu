@@ -1,6 +1,6 @@
 // Batch norm fused with residual add and ReLU on NCHW tensors viewed as [N, C, HW]
 // (kernels/batchnorm_act.h). The statistics reduction, its finalisation and the backward
-// coefficients are channels.cu's (channel_sums mode 0, bn_finalize_train / bn_eval_coef,
+// coefficients are channels.cu's (channel_sums, bn_finalize_train / bn_eval_coef,
 // bn_backward_finalize); this file holds the passes that differ:
 //   bn_act_apply           forward: y = act(x * scale[c] + shift[c] + r), one read of x (and
 //                          r), one write of y: normalise, affine, residual add and ReLU fused.

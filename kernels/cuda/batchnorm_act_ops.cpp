@@ -12,6 +12,7 @@
 #include <string>
 
 #include "kernels/batchnorm_act.h"
+#include "kernels/cuda/batchnorm_passes.h"
 #include "kernels/cuda/channel_args.h"
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/storage_args.h"
@@ -84,6 +85,7 @@ void backward_passes(const char* op, const StorageDType& st, bool train, const T
                                f32_param_ptr(dweight, op, "dweight"),
                                f32_param_ptr(dbias, op, "dbias"),
                                static_cast<float*>(coef.raw()), compute_stream());
+  if (!dxp && !drp) return;  // parameter gradients only
   if (nhwc)
     launch::bn_backward_apply_nhwc<T>(dyp, yp, xp, dxp, accumulate_dx, drp, accumulate_dresidual,
                                       static_cast<float*>(coef.raw()), d.count(), d.c,
@@ -95,12 +97,13 @@ void backward_passes(const char* op, const StorageDType& st, bool train, const T
 }
 }  // namespace
 
-void batchnorm_act_forward_train(const Tensor& x, const Tensor* residual, const Tensor* weight,
+namespace batchnorm_passes {
+
+void forward_train(const char* op, const Tensor& x, const Tensor* residual, const Tensor* weight,
                                  const Tensor* bias, Tensor& running_mean, Tensor& running_var,
                                  Tensor* num_batches_tracked, Tensor& save_mean,
                                  Tensor& save_invstd, double eps, double momentum,
                                  BatchNormActivation act, Tensor& y, Layout layout) {
-  const char* op = "batchnorm_act_forward_train";
   const ChannelDims d = channel_dims(op, x);
   if (d.count() <= 1)
     throw ShapeError(std::string(op) + ": input " + x.shape().str() +
@@ -133,7 +136,7 @@ void batchnorm_act_forward_train(const Tensor& x, const Tensor* residual, const 
                                    splits, static_cast<double*>(partials.raw()),
                                    compute_stream());
     else
-      launch::channel_sums<T>(0, xp, nullptr, nullptr, nullptr, d.n, d.c, d.hw, splits,
+      launch::channel_sums<T>(xp, d.n, d.c, d.hw, splits,
                               static_cast<double*>(partials.raw()), compute_stream());
     Tensor coef = device_scratch(Shape{2 * d.c}, DType::F32);
     launch::bn_finalize_train(static_cast<double*>(partials.raw()), splits, d.c, d.count(),
@@ -148,11 +151,10 @@ void batchnorm_act_forward_train(const Tensor& x, const Tensor* residual, const 
   });
 }
 
-void batchnorm_act_forward_eval(const Tensor& x, const Tensor* residual, const Tensor* weight,
+void forward_eval(const char* op, const Tensor& x, const Tensor* residual, const Tensor* weight,
                                 const Tensor* bias, const Tensor& running_mean,
                                 const Tensor& running_var, double eps, BatchNormActivation act,
                                 Tensor& y, Layout layout) {
-  const char* op = "batchnorm_act_forward_eval";
   const ChannelDims d = channel_dims(op, x);
   const StorageDType st(op, x, "x");
   check_full(st, residual, x, op, "residual");
@@ -177,13 +179,12 @@ void batchnorm_act_forward_eval(const Tensor& x, const Tensor* residual, const T
   });
 }
 
-void batchnorm_act_backward_train(const Tensor& x, const Tensor& y, const Tensor& dy,
+void backward_train(const char* op, const Tensor& x, const Tensor& y, const Tensor& dy,
                                   const Tensor* weight, const Tensor& save_mean,
                                   const Tensor& save_invstd, BatchNormActivation act, Tensor* dx,
                                   bool accumulate_dx, Tensor* dresidual,
                                   bool accumulate_dresidual, Tensor* dweight, Tensor* dbias,
                                   Layout layout) {
-  const char* op = "batchnorm_act_backward_train";
   const ChannelDims d = channel_dims(op, x);
   const StorageDType st =
       check_backward(op, x, y, dy, weight, d, act, dx, dresidual, dweight, dbias);
@@ -198,13 +199,12 @@ void batchnorm_act_backward_train(const Tensor& x, const Tensor& y, const Tensor
   });
 }
 
-void batchnorm_act_backward_eval(const Tensor& x, const Tensor& y, const Tensor& dy,
+void backward_eval(const char* op, const Tensor& x, const Tensor& y, const Tensor& dy,
                                  const Tensor* weight, const Tensor& running_mean,
                                  const Tensor& running_var, double eps, BatchNormActivation act,
                                  Tensor* dx, bool accumulate_dx, Tensor* dresidual,
                                  bool accumulate_dresidual, Tensor* dweight, Tensor* dbias,
                                  Layout layout) {
-  const char* op = "batchnorm_act_backward_eval";
   const ChannelDims d = channel_dims(op, x);
   const StorageDType st =
       check_backward(op, x, y, dy, weight, d, act, dx, dresidual, dweight, dbias);
@@ -222,6 +222,48 @@ void batchnorm_act_backward_eval(const Tensor& x, const Tensor& y, const Tensor&
     backward_passes<T>(op, st, false, x, y, dy, weight, cp + 2 * d.c, cp + 3 * d.c, d, layout,
                        act, dx, accumulate_dx, dresidual, accumulate_dresidual, dweight, dbias);
   });
+}
+
+}  // namespace batchnorm_passes
+
+void batchnorm_act_forward_train(const Tensor& x, const Tensor* residual, const Tensor* weight,
+                                 const Tensor* bias, Tensor& running_mean, Tensor& running_var,
+                                 Tensor* num_batches_tracked, Tensor& save_mean,
+                                 Tensor& save_invstd, double eps, double momentum,
+                                 BatchNormActivation act, Tensor& y, Layout layout) {
+  batchnorm_passes::forward_train("batchnorm_act_forward_train", x, residual, weight, bias,
+                                  running_mean, running_var, num_batches_tracked, save_mean,
+                                  save_invstd, eps, momentum, act, y, layout);
+}
+
+void batchnorm_act_forward_eval(const Tensor& x, const Tensor* residual, const Tensor* weight,
+                                const Tensor* bias, const Tensor& running_mean,
+                                const Tensor& running_var, double eps, BatchNormActivation act,
+                                Tensor& y, Layout layout) {
+  batchnorm_passes::forward_eval("batchnorm_act_forward_eval", x, residual, weight, bias,
+                                 running_mean, running_var, eps, act, y, layout);
+}
+
+void batchnorm_act_backward_train(const Tensor& x, const Tensor& y, const Tensor& dy,
+                                  const Tensor* weight, const Tensor& save_mean,
+                                  const Tensor& save_invstd, BatchNormActivation act, Tensor* dx,
+                                  bool accumulate_dx, Tensor* dresidual,
+                                  bool accumulate_dresidual, Tensor* dweight, Tensor* dbias,
+                                  Layout layout) {
+  batchnorm_passes::backward_train("batchnorm_act_backward_train", x, y, dy, weight, save_mean,
+                                   save_invstd, act, dx, accumulate_dx, dresidual,
+                                   accumulate_dresidual, dweight, dbias, layout);
+}
+
+void batchnorm_act_backward_eval(const Tensor& x, const Tensor& y, const Tensor& dy,
+                                 const Tensor* weight, const Tensor& running_mean,
+                                 const Tensor& running_var, double eps, BatchNormActivation act,
+                                 Tensor* dx, bool accumulate_dx, Tensor* dresidual,
+                                 bool accumulate_dresidual, Tensor* dweight, Tensor* dbias,
+                                 Layout layout) {
+  batchnorm_passes::backward_eval("batchnorm_act_backward_eval", x, y, dy, weight, running_mean,
+                                  running_var, eps, act, dx, accumulate_dx, dresidual,
+                                  accumulate_dresidual, dweight, dbias, layout);
 }
 
 }  // namespace te::ops::cuda

@@ -1,5 +1,6 @@
-// Per-channel kernels on NCHW tensors viewed as [N, C, HW]: batch-norm statistics and its
-// affine maps, conv bias add and bias gradient.
+// Per-channel kernels on NCHW tensors viewed as [N, C, HW]: batch-norm statistics and their
+// finalisations, conv bias add and bias gradient. (Batch norm's element-wise passes are
+// batchnorm_act.cu's, with no residual and no activation for plain batch norm.)
 //
 // Reductions: channel c is split into `splits` contiguous ranges of its N*HW values; block
 // (c, j) sums range j (threads stride over it; the index m maps to n = m / HW, hw = m % HW,
@@ -22,16 +23,13 @@ using dev::load;
 using dev::store;
 
 template <typename T>
-__global__ void channel_sums_kernel(int mode, const T* a, const T* b, const float* mean,
-                                    const float* invstd, int64_t n, int64_t c, int64_t hw,
-                                    int splits, double* partials) {
+__global__ void channel_sums_kernel(const T* x, int64_t n, int64_t c, int64_t hw, int splits,
+                                    double* partials) {
   __shared__ double shared[32];
   const int64_t ch = blockIdx.x, j = blockIdx.y;
   const int64_t total = n * hw;
   const int64_t per = (total + splits - 1) / splits;
   const int64_t begin = j * per, end = begin + per < total ? begin + per : total;
-  const double mu = mode == 1 ? double(mean[ch]) : 0.0;
-  const double is = mode == 1 ? double(invstd[ch]) : 0.0;
   double s1 = 0, s2 = 0;
   // (img, pos) of m, advanced by blockDim.x = step_img * hw + step_pos without dividing again
   // (64-bit division is slow on the GPU and this loop is memory-bound otherwise).
@@ -40,9 +38,9 @@ __global__ void channel_sums_kernel(int mode, const T* a, const T* b, const floa
   const int64_t step_img = blockDim.x / hw, step_pos = blockDim.x - step_img * hw;
   for (; m < end; m += blockDim.x) {
     const int64_t idx = (img * c + ch) * hw + pos;
-    const double va = load(a, idx);
-    s1 += va;
-    s2 += mode == 0 ? va * va : va * (double(load(b, idx)) - mu) * is;
+    const double v = load(x, idx);
+    s1 += v;
+    s2 += v * v;
     img += step_img;
     pos += step_pos;
     if (pos >= hw) {
@@ -109,20 +107,6 @@ __global__ void bn_eval_coef_kernel(const float* rm, const float* rv, float eps,
   invstd[ch] = static_cast<float>(is);
 }
 
-template <typename T>
-__global__ void channel_affine_kernel(const T* x, T* y, const float* coef, int64_t n, int64_t c,
-                                      int64_t hw) {
-  for (int64_t plane = blockIdx.y; plane < n * c; plane += gridDim.y) {
-    const int64_t ch = plane % c;
-    const float a = coef[ch], b = coef[c + ch];
-    const T* xp = x + plane * hw;
-    T* yp = y + plane * hw;
-    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < hw;
-         i += int64_t(gridDim.x) * blockDim.x)
-      store(yp, i, load(xp, i) * a + b);
-  }
-}
-
 // One thread per channel. s1 = sum dy, s2 = sum dy * xhat over the channel's `count` values.
 //   train: dx = w*is * (dy - s1/M - xhat * s2/M),  xhat = (x - mean) * is
 //          = A dy + B x + D with A = w*is, B = -w*is*is*s2/M, D = -A*s1/M - B*mean
@@ -149,21 +133,6 @@ __global__ void bn_backward_finalize_kernel(const double* partials, int splits, 
   coef[ch] = static_cast<float>(A);
   coef[c + ch] = static_cast<float>(B);
   coef[2 * c + ch] = static_cast<float>(D);
-}
-
-template <typename T>
-__global__ void bn_backward_apply_kernel(const T* dy, const T* x, T* dx, const float* coef,
-                                         int64_t n, int64_t c, int64_t hw, bool accumulate) {
-  for (int64_t plane = blockIdx.y; plane < n * c; plane += gridDim.y) {
-    const int64_t ch = plane % c;
-    const float A = coef[ch], B = coef[c + ch], D = coef[2 * c + ch];
-    const int64_t off = plane * hw;
-    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < hw;
-         i += int64_t(gridDim.x) * blockDim.x) {
-      const float v = A * load(dy, off + i) + B * load(x, off + i) + D;
-      store(dx, off + i, accumulate ? load(dx, off + i) + v : v);
-    }
-  }
 }
 
 __global__ void add_channel_bias_kernel(float* y, const float* bias, int64_t n, int64_t c,
@@ -208,13 +177,11 @@ int channel_splits(int64_t n, int64_t c, int64_t hw, int sm_count) {
 }
 
 template <typename T>
-void channel_sums(int mode, const T* a, const same_t<T>* b, const float* mean,
-                  const float* invstd, int64_t n, int64_t c, int64_t hw, int splits,
-                  double* partials, cudaStream_t s) {
+void channel_sums(const T* x, int64_t n, int64_t c, int64_t hw, int splits, double* partials,
+                  cudaStream_t s) {
   if (c == 0) return;
   channel_sums_kernel<<<dim3(static_cast<unsigned>(c), static_cast<unsigned>(splits)),
-                        dev::kThreads, 0, s>>>(mode, a, b, mean, invstd, n, c, hw, splits,
-                                               partials);
+                        dev::kThreads, 0, s>>>(x, n, c, hw, splits, partials);
   TE_CUDA_CHECK_LAUNCH("channel_sums_kernel");
 }
 
@@ -238,14 +205,6 @@ void bn_eval_coef(const float* running_mean, const float* running_var, float eps
   TE_CUDA_CHECK_LAUNCH("bn_eval_coef_kernel");
 }
 
-template <typename T>
-void channel_affine(const T* x, T* y, const float* coef, int64_t n, int64_t c, int64_t hw,
-                    cudaStream_t s) {
-  if (n * c * hw == 0) return;
-  channel_affine_kernel<<<plane_grid(n, c, hw), dev::kThreads, 0, s>>>(x, y, coef, n, c, hw);
-  TE_CUDA_CHECK_LAUNCH("channel_affine_kernel");
-}
-
 void bn_backward_finalize(const double* partials, int splits, int64_t c, int64_t count,
                           bool train, const float* weight, const float* mean, const float* invstd,
                           float* dweight, float* dbias, float* coef, cudaStream_t s) {
@@ -253,15 +212,6 @@ void bn_backward_finalize(const double* partials, int splits, int64_t c, int64_t
   bn_backward_finalize_kernel<<<per_channel_blocks(c), 128, 0, s>>>(
       partials, splits, c, count, train, weight, mean, invstd, dweight, dbias, coef);
   TE_CUDA_CHECK_LAUNCH("bn_backward_finalize_kernel");
-}
-
-template <typename T>
-void bn_backward_apply(const T* dy, const T* x, T* dx, const float* coef, int64_t n, int64_t c,
-                       int64_t hw, bool accumulate, cudaStream_t s) {
-  if (n * c * hw == 0) return;
-  bn_backward_apply_kernel<<<plane_grid(n, c, hw), dev::kThreads, 0, s>>>(dy, x, dx, coef, n, c,
-                                                                          hw, accumulate);
-  TE_CUDA_CHECK_LAUNCH("bn_backward_apply_kernel");
 }
 
 void add_channel_bias(float* y, const float* bias, int64_t n, int64_t c, int64_t hw,
@@ -279,12 +229,7 @@ void add_channel_partials(const double* partials, int splits, int64_t c, float* 
 }
 
 #define TE_INSTANTIATE(T)                                                                   \
-  template void channel_sums<T>(int, const T*, const T*, const float*, const float*, int64_t, \
-                                int64_t, int64_t, int, double*, cudaStream_t);                \
-  template void channel_affine<T>(const T*, T*, const float*, int64_t, int64_t, int64_t,      \
-                                  cudaStream_t);                                              \
-  template void bn_backward_apply<T>(const T*, const T*, T*, const float*, int64_t, int64_t,  \
-                                     int64_t, bool, cudaStream_t);
+  template void channel_sums<T>(const T*, int64_t, int64_t, int64_t, int, double*, cudaStream_t);
 TE_FOR_EACH_STORAGE_TYPE(TE_INSTANTIATE)
 #undef TE_INSTANTIATE
 

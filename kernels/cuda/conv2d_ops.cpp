@@ -156,8 +156,8 @@ void conv2d_backward_params(const Tensor& x, const Tensor& dy, Tensor& dw, Tenso
       const int64_t hw = s.oh * s.ow;
       const int splits = launch::channel_splits(s.n, s.k, hw, context().sm_count);
       Tensor partials = device_scratch(Shape{s.k * splits * 2}, DType::F64);
-      launch::channel_sums(0, dyp, nullptr, nullptr, nullptr, s.n, s.k, hw, splits,
-                           static_cast<double*>(partials.raw()), compute_stream());
+      launch::channel_sums(dyp, s.n, s.k, hw, splits, static_cast<double*>(partials.raw()),
+                           compute_stream());
       launch::add_channel_partials(static_cast<double*>(partials.raw()), splits, s.k, dbp,
                                    compute_stream());
     }

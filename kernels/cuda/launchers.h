@@ -92,14 +92,12 @@ void adamw_step(float* p, const float* g, float* m, float* v, const uint8_t* mas
 // ---- channels.cu: per-channel work on [N, C, HW] tensors (batch norm, conv bias) ----
 // How many partial sums per channel `channel_sums` writes for this shape.
 int channel_splits(int64_t n, int64_t c, int64_t hw, int sm_count);
-// partials[(c * splits + j) * 2 + {0,1}] = partial sums over channel c of
-//   mode 0: {a, a^2}            (a = x)
-//   mode 1: {a, a * (b - mean[c]) * invstd[c]}   (a = dy, b = x)
+// partials[(c * splits + j) * 2 + {0,1}] = partial sums {x, x^2} over channel c. (Batch
+// norm's backward sums are bn_act_backward_sums below.)
 template <typename T>
-void channel_sums(int mode, const T* a, const same_t<T>* b, const float* mean,
-                  const float* invstd, int64_t n, int64_t c, int64_t hw, int splits,
-                  double* partials, cudaStream_t s);
-// Batch-norm training statistics from mode-0 partials: save_mean, save_invstd, running stats
+void channel_sums(const T* x, int64_t n, int64_t c, int64_t hw, int splits, double* partials,
+                  cudaStream_t s);
+// Batch-norm training statistics from channel_sums' partials: save_mean, save_invstd, running stats
 // (PyTorch's update, unbiased variance), num_batches_tracked += 1 (may be null), and the affine
 // map y = x * scale[c] + shift[c] into `coef` ([2C]: scale then shift). weight/bias may be null.
 void bn_finalize_train(const double* partials, int splits, int64_t c, int64_t count, float eps,
@@ -110,19 +108,11 @@ void bn_finalize_train(const double* partials, int splits, int64_t c, int64_t co
 void bn_eval_coef(const float* running_mean, const float* running_var, float eps,
                   const float* weight, const float* bias, int64_t c, float* coef, float* mean,
                   float* invstd, cudaStream_t s);
-// y = x * coef[c] + coef[C + c]
-template <typename T>
-void channel_affine(const T* x, T* y, const float* coef, int64_t n, int64_t c, int64_t hw,
-                    cudaStream_t s);
-// From mode-1 partials: dweight += sum(dy * xhat), dbias += sum(dy) (either may be null), and
-// coef ([3C]) for dx = A * dy + B * x + D: train (through the batch statistics) or eval.
+// From backward partials (bn_act_backward_sums, channel_sums_nhwc mode 1):
+// dweight += sum(dy * xhat), dbias += sum(dy) (either may be null), and coef ([3C]) for dx = A * dy + B * x + D: train (through the batch statistics) or eval.
 void bn_backward_finalize(const double* partials, int splits, int64_t c, int64_t count,
                           bool train, const float* weight, const float* mean, const float* invstd,
                           float* dweight, float* dbias, float* coef, cudaStream_t s);
-// dx = (or +=) coef[c] * dy + coef[C + c] * x + coef[2C + c]
-template <typename T>
-void bn_backward_apply(const T* dy, const T* x, T* dx, const float* coef, int64_t n, int64_t c,
-                       int64_t hw, bool accumulate, cudaStream_t s);
 // y[n, c, :] += bias[c]
 void add_channel_bias(float* y, const float* bias, int64_t n, int64_t c, int64_t hw,
                       cudaStream_t s);
@@ -136,7 +126,7 @@ void add_channel_partials(const double* partials, int splits, int64_t c, float* 
 template <typename T>
 void bn_act_apply(const T* x, const same_t<T>* r, T* y, const float* coef, int64_t n, int64_t c,
                   int64_t hw, bool relu, cudaStream_t s);
-// The partials of channel_sums mode 1 for dz = y > 0 ? dy : 0 (y null: dz = dy):
+// Backward partials {sum dz, sum dz * xhat} per channel for dz = y > 0 ? dy : 0 (y null: dz = dy):
 // {sum dz, sum dz * (x - mean[c]) * invstd[c]}, for bn_backward_finalize.
 template <typename T>
 void bn_act_backward_sums(const T* dy, const same_t<T>* y, const T* x, const float* mean,
