@@ -8,6 +8,7 @@
 #include "engine/config/config_override.h"
 #include "engine/core/error.h"
 #include "engine/core/suggest.h"
+#include "engine/graph/model_check.h"
 
 namespace te {
 namespace {
@@ -117,7 +118,11 @@ void check_value(const ConfigKey& k, const YAML::Node& v, const std::string& loc
 // Walks a mapping at `section`, checking every key it holds.
 void check_tree(const YAML::Node& node, const std::string& section, const std::string& where) {
   for (auto it = node.begin(); it != node.end(); ++it) {
-    const std::string name = it->first.as<std::string>();
+    if (!it->first.IsScalar())
+      throw ConfigError(locate(where, it->first, section.empty() ? "(top level)" : section) +
+                        ": expected key names, got '" +
+                        show(it->first) + "'");
+    const std::string name = it->first.Scalar();
     const std::string path = section.empty() ? name : section + "." + name;
     const std::string loc = locate(where, it->first, path);
     if (const ConfigKey* k = find_config_key(path)) {
@@ -255,8 +260,8 @@ RunConfig extract(const YAML::Node& r, const std::string& where) {
   c.source = where;
   c.resolved = r;
   c.model = lookup(r, "model");
-  if (!c.model["preset"] && !c.model["layers"])
-    throw ConfigError(where + ": key 'model': give either 'preset: NAME' or 'layers: [...]'");
+  // Model keys are checked here like every other key, before the trainer opens any data.
+  check_model_description(c.model, where);
 
   DataSection& d = c.data;
   d.train = get<std::string>(r, "data.train");

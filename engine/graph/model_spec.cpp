@@ -21,7 +21,8 @@ const std::vector<std::string> kKeys = {"preset", "num_classes", "in_channels", 
 
 [[noreturn]] void fail(const std::string& where, const YAML::Node& at, const std::string& key,
                        const std::string& message) {
-  throw ConfigError(yaml_location(where, at) + ": model." + key + ": " + message);
+  // The same shape as the run config's messages: "file:line: key 'model.X': ...".
+  throw ConfigError(yaml_location(where, at) + ": key 'model." + key + "': " + message);
 }
 
 int64_t positive_int(const YAML::Node& model, const std::string& key, const std::string& where) {
@@ -38,13 +39,17 @@ int64_t positive_int(const YAML::Node& model, const std::string& key, const std:
 
 }  // namespace
 
-ModelSpec parse_model_section(const YAML::Node& model, const std::string& where) {
+ModelSpec parse_model_section(const YAML::Node& model, const std::string& where,
+                              bool require_num_classes) {
   if (!model || !model.IsMap())
     throw ConfigError(yaml_location(where, model) +
                       ": `model` must be a mapping with either `preset` (one of " +
                       join(preset_names()) + ") or `layers` (a list of layers)");
   for (const auto& kv : model) {
-    const std::string key = kv.first.as<std::string>();
+    if (!kv.first.IsScalar())
+      throw ConfigError(yaml_location(where, kv.first) + ": model: expected key names (" +
+                        join(kKeys) + "), got '" + YAML::Dump(kv.first) + "'");
+    const std::string key = kv.first.Scalar();
     bool known = false;
     for (const auto& k : kKeys) known |= (k == key);
     if (known) continue;
@@ -88,12 +93,13 @@ ModelSpec parse_model_section(const YAML::Node& model, const std::string& where)
   const YAML::Node p = model["preset"];
   if (!p.IsScalar()) fail(where, p, "preset", "expected a preset name (" + join(preset_names()) + ")");
   spec.preset = p.as<std::string>();
-  if (spec.num_classes < 0)
+  if (spec.num_classes < 0 && require_num_classes)
     fail(where, model, "num_classes", "required with a preset (the number of classes to predict)");
+  const int64_t classes = spec.num_classes > 0 ? spec.num_classes : 2;  // stand-in: any count
   if (model["width"] && spec.width != 1.0 && !preset_accepts_width(spec.preset))
     fail(where, model["width"], "width", "preset '" + spec.preset + "' has a fixed width");
   try {
-    spec.layers = preset_layers(spec.preset, {spec.num_classes, spec.in_channels, spec.width});
+    spec.layers = preset_layers(spec.preset, {classes, spec.in_channels, spec.width});
   } catch (const ConfigError& e) {
     throw ConfigError(yaml_location(where, p) + ": model.preset: " + e.what());
   }

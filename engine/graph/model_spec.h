@@ -39,8 +39,11 @@ struct ModelSpec {
 };
 
 // Parses the `model:` mapping; unknown keys, wrong types and bad values are ConfigErrors that
-// name `where`, the line and the key (with a suggestion for typos).
-ModelSpec parse_model_section(const YAML::Node& model, const std::string& where);
+// name `where`, the line and the key (with a suggestion for typos). Without
+// `require_num_classes` a preset may leave num_classes out (checked with a stand-in value; the
+// trainer fills it from the data).
+ModelSpec parse_model_section(const YAML::Node& model, const std::string& where,
+                              bool require_num_classes = true);
 
 // "configs/x.yaml:12" for the node's position (just `where` when the node has no position).
 std::string yaml_location(const std::string& where, const YAML::Node& node);

@@ -146,6 +146,28 @@ TEST(TrainerCli, ConfigErrorsExitWithCode2AndNameTheLine) {
   EXPECT_NE(missing.output.find("absent.yaml: cannot open"), std::string::npos) << missing.output;
 }
 
+// Issue 14's known defect: a wrong model key ended as yaml-cpp's "bad conversion" (exit 1) after
+// the data set had been opened. The data path here does not exist, so a message about the key
+// (and not about the data) shows the check runs before any data is read.
+TEST(TrainerCli, BadModelKeyExitsWithCode2BeforeTheDataIsRead) {
+  const std::string dir = fresh_dir("cli_model_key");
+  const std::string cfg = dir + "/bad_model.yaml";
+  write_text(cfg, "data:\n  train: " + dir + "/no-such-data\nmodel:\n  preset: resnet18\n"
+                  "  num_classes: two\n");
+  const CommandResult r = run_command({trainer_binary(), "--config", cfg, "--out", dir + "/run"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find(cfg + ":5: key 'model.num_classes': expected a positive integer, got 'two'"),
+            std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("no-such-data"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("internal error"), std::string::npos) << r.output;
+
+  const CommandResult s = run_command({trainer_binary(), "--config", cfg, "--out", dir + "/run2",
+                                       "--set", "model.num_classes=2", "--set",
+                                       "model.layers=[{name: fc, type: linear, out_features: x}]"});
+  EXPECT_EQ(s.exit_code, 2) << s.output;
+  EXPECT_NE(s.output.find("not both"), std::string::npos) << s.output;
+}
+
 TEST(TrainerCli, MixedPrecisionOnTheCpuIsAClearConfigError) {
   const std::string dir = fresh_dir("cli_precision");
   const std::string cfg = write_config(dir, "train: {epochs: 1, precision: bf16}\n");
