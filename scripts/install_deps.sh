@@ -12,6 +12,7 @@ PACKAGES=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev libjpeg-dev libpng-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev
+  libonnx-dev libprotobuf-dev
   python3-venv
   dataset-fashion-mnist
 )

@@ -21,6 +21,7 @@ void register_eval(CLI::App&, std::vector<std::pair<CLI::App*, std::function<int
 void register_predict(CLI::App&, std::vector<std::pair<CLI::App*, std::function<int()>>>&);
 void register_info(CLI::App&, std::vector<std::pair<CLI::App*, std::function<int()>>>&);
 void register_doctor(CLI::App&, std::vector<std::pair<CLI::App*, std::function<int()>>>&);
+void register_export(CLI::App&, std::vector<std::pair<CLI::App*, std::function<int()>>>&);
 
 void register_commands(CLI::App& app) {
   register_pack(app, runners());
@@ -29,6 +30,7 @@ void register_commands(CLI::App& app) {
   register_predict(app, runners());
   register_info(app, runners());
   register_doctor(app, runners());
+  register_export(app, runners());
   // ... one line per command file.
 }
 
