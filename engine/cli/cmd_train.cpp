@@ -64,6 +64,8 @@ int run_train(CLI::App& app, const TrainOptions& o) {
   else
     spdlog::info("done: {} epochs, {} steps in {:.1f} s ({:.0f} img/s); final train loss {:.4f}",
                  s.epochs, s.steps, s.seconds, s.images_per_s, s.train_loss);
+  if (s.skipped_files > 0)
+    spdlog::warn("{} unreadable files skipped (named in the warnings above)", s.skipped_files);
   if (s.skipped_steps > 0) spdlog::warn("{} steps were skipped (non-finite loss or gradient)", s.skipped_steps);
   spdlog::info("weights: {}{}", s.best_weights.empty() ? s.last_weights : s.best_weights,
                s.best_weights.empty() ? "" : " (best)");

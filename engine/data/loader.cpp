@@ -78,6 +78,11 @@ void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
   active_ = false;
   ready_cv_.wait(lock, [&] { return busy_ == 0; });  // abandoned batches finish or cancel
   ready_.clear();
+  {
+    // No worker of the previous epoch runs any more (busy_ == 0), so none can count into it.
+    std::lock_guard<std::mutex> bad_lock(bad_mutex_);
+    epoch_bad_.clear();
+  }
   order_ = std::move(order);
   epoch_ = epoch;
   claim_ = deliver_ = first_batch;
@@ -144,7 +149,7 @@ int32_t DataLoader::load_sample(int64_t position, int64_t epoch, const std::vect
   for (int64_t step = 0; step < n; ++step) {
     if (generation_.load() != generation) throw Cancelled{};
     const int64_t index = order[(position + step) % n];
-    if (is_bad(index)) continue;
+    if (skip_if_bad(index)) continue;
     dataset_->read(index, sample);  // DataError (unreadable file) propagates: stops the run
     CounterRng rng = sample_rng(options_.seed, epoch, index);
     try {
@@ -157,13 +162,16 @@ int32_t DataLoader::load_sample(int64_t position, int64_t epoch, const std::vect
   throw DataError("data loader: no sample of the " + std::to_string(n) + " in the data set could be decoded");
 }
 
-bool DataLoader::is_bad(int64_t index) const {
+bool DataLoader::skip_if_bad(int64_t index) {
   std::lock_guard<std::mutex> lock(bad_mutex_);
-  return bad_.count(index) != 0;
+  if (bad_.count(index) == 0) return false;
+  epoch_bad_.insert(index);
+  return true;
 }
 
 void DataLoader::mark_bad(int64_t index, const std::string& reason) {
   std::lock_guard<std::mutex> lock(bad_mutex_);
+  epoch_bad_.insert(index);
   if (!bad_.insert(index).second) return;
   spdlog::warn("skipping '{}': {}", dataset_->describe(index), reason);
   const int64_t n = dataset_->size();
@@ -181,8 +189,9 @@ bool DataLoader::next(Batch& out) {
   if (deliver_ >= end_) {
     if (!summary_logged_) {
       summary_logged_ = true;
-      const int64_t skipped = skipped_files();
-      if (skipped > 0) spdlog::warn("epoch {}: skipped {} unreadable files", epoch_, skipped);
+      const int64_t skipped = epoch_skipped_files();
+      if (skipped > 0)
+        spdlog::warn("epoch {}: {} unreadable files skipped this epoch", epoch_, skipped);
     }
     return false;
   }
@@ -202,6 +211,11 @@ bool DataLoader::next(Batch& out) {
 int64_t DataLoader::skipped_files() const {
   std::lock_guard<std::mutex> lock(bad_mutex_);
   return static_cast<int64_t>(bad_.size());
+}
+
+int64_t DataLoader::epoch_skipped_files() const {
+  std::lock_guard<std::mutex> lock(bad_mutex_);
+  return static_cast<int64_t>(epoch_bad_.size());
 }
 
 double DataLoader::images_per_second() const {

@@ -69,7 +69,12 @@ class DataLoader {
   // The next batch of the epoch, in order; false at the end of the epoch.
   bool next(Batch& out);
 
+  // Distinct files found unreadable so far (over all epochs of this loader).
   int64_t skipped_files() const;
+  // Distinct unreadable files passed over in the current epoch: found bad now or known from an
+  // earlier epoch (a bad file is skipped again every epoch). After start_epoch(e, first_batch > 0)
+  // only the batches from first_batch on count.
+  int64_t epoch_skipped_files() const;
   // Images delivered by next() since start_epoch, per second of wall time.
   double images_per_second() const;
   int64_t epoch() const { return epoch_; }
@@ -87,7 +92,8 @@ class DataLoader {
   Batch build_batch(int64_t b, int64_t epoch, const std::vector<int64_t>& order, uint64_t generation);
   int32_t load_sample(int64_t position, int64_t epoch, const std::vector<int64_t>& order,
                       uint64_t generation, uint8_t* out);
-  bool is_bad(int64_t index) const;
+  // True for a known bad file, which it also counts as skipped this epoch.
+  bool skip_if_bad(int64_t index);
   void mark_bad(int64_t index, const std::string& reason);
 
   std::shared_ptr<Dataset> dataset_;
@@ -107,6 +113,7 @@ class DataLoader {
 
   mutable std::mutex bad_mutex_;
   std::unordered_set<int64_t> bad_;
+  std::unordered_set<int64_t> epoch_bad_;  // bad_ entries met in the current epoch
 };
 
 }  // namespace te

@@ -240,10 +240,16 @@ TrainSummary Trainer::run() {
     const double train_loss = s.epoch_loss_count ? s.epoch_loss_sum / s.epoch_loss_count : NAN;
     const double train_acc = s.epoch_images ? static_cast<double>(s.epoch_correct) / s.epoch_images : 0;
     const double ips = s.epoch_seconds > 0 ? s.epoch_images / s.epoch_seconds : 0;
+    const int64_t skipped_files = m.train_loader->epoch_skipped_files();
+    const std::string skipped_text =
+        skipped_files > 0
+            ? " | " + std::to_string(skipped_files) + " unreadable files skipped this epoch"
+            : "";
     nlohmann::json rec = {{"type", "epoch"},          {"epoch", epoch_number},
                           {"step", s.step},           {"train_loss", train_loss},
                           {"train_accuracy", train_acc}, {"lr", lr},
-                          {"images_per_s", ips},      {"seconds", s.epoch_seconds}};
+                          {"images_per_s", ips},      {"seconds", s.epoch_seconds},
+                          {"skipped_files", skipped_files}};
     const bool validate = m.val_loader &&
                           (epoch_number % c.train.eval_every_epochs == 0 || epoch_number == c.train.epochs);
     bool is_best = false;
@@ -263,14 +269,15 @@ TrainSummary Trainer::run() {
         save_weights(m.run.best_weights(), *m.graph, m.info);
       }
       spdlog::info("epoch {}/{}: train loss {:.4f} acc {:.4f} | val loss {:.4f} acc {:.4f}{} | "
-                   "lr {:.5g} | {:.0f} img/s | {:.1f} s",
+                   "lr {:.5g} | {:.0f} img/s | {:.1f} s{}",
                    epoch_number, c.train.epochs, train_loss, train_acc, v.loss, v.accuracy,
-                   is_best ? " (best)" : "", lr, ips, s.epoch_seconds);
+                   is_best ? " (best)" : "", lr, ips, s.epoch_seconds, skipped_text);
     } else {
       rec["val_loss"] = nullptr;
       rec["val_accuracy"] = nullptr;
-      spdlog::info("epoch {}/{}: train loss {:.4f} acc {:.4f} | lr {:.5g} | {:.0f} img/s | {:.1f} s",
-                   epoch_number, c.train.epochs, train_loss, train_acc, lr, ips, s.epoch_seconds);
+      spdlog::info("epoch {}/{}: train loss {:.4f} acc {:.4f} | lr {:.5g} | {:.0f} img/s | {:.1f} s{}",
+                   epoch_number, c.train.epochs, train_loss, train_acc, lr, ips, s.epoch_seconds,
+                   skipped_text);
     }
     rec["best"] = is_best;
     m.metrics->write(rec);
@@ -309,6 +316,7 @@ TrainSummary Trainer::run() {
   summary.epochs = m.state.epoch;
   summary.steps = m.state.step;
   summary.skipped_steps = m.state.skipped_steps;
+  summary.skipped_files = m.train_loader->skipped_files();
   summary.best_metric = m.state.best_metric;
   summary.best_epoch = m.state.best_epoch;
   summary.seconds = seconds_since(run_start);

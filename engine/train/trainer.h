@@ -33,6 +33,7 @@ struct TrainerOptions {
 
 struct TrainSummary {
   int64_t epochs = 0, steps = 0, skipped_steps = 0;
+  int64_t skipped_files = 0;  // distinct unreadable training files skipped (this process)
   double train_loss = 0;
   double val_loss = 0, val_accuracy = 0;  // of the last validation (0 when none)
   bool validated = false;

@@ -216,11 +216,19 @@ TEST(LoaderSkips, BadSamplesReplacedByTheNextGoodOneOnceWarned) {
     EXPECT_EQ(order[4], 5);
     EXPECT_EQ(order[17], 18);
     for (int64_t id : order) EXPECT_EQ(bad.count(id), 0u);  // never a bad (blank) image
+    // Found in epoch 0, passed over again in epoch 1: counted in both.
+    EXPECT_EQ(loader.epoch_skipped_files(), 3) << "epoch " << epoch;
   }
   EXPECT_EQ(loader.skipped_files(), 3);
+  // A resumed epoch counts from its first batch: batch 4 (positions 32-39) holds no bad file.
+  loader.start_epoch(2, 4);
+  Batch rest;
+  while (loader.next(rest)) {
+  }
+  EXPECT_EQ(loader.epoch_skipped_files(), 0);
   for (int64_t i : bad) EXPECT_EQ(log.count("'mem#" + std::to_string(i) + "'"), 1) << log.text();
   EXPECT_EQ(log.count("not a JPEG or PNG"), 3);
-  EXPECT_EQ(log.count("skipped 3 unreadable files"), 2);
+  EXPECT_EQ(log.count("3 unreadable files skipped this epoch"), 2);
 }
 
 TEST(LoaderSkips, ReplacementDoesNotDependOnThreads) {
