@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "engine/core/error.h"
+#include "engine/io/write_faults.h"
 
 namespace te {
 namespace {
@@ -55,7 +56,12 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
 
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail("creating the temporary file '" + tmp + "'", errno, false);
-  int err = write_all(fd, bytes.data(), bytes.size());
+  int err = injected_write_error(path);
+  if (err) {
+    write_all(fd, bytes.data(), bytes.size() / 2);  // what a disk filling up mid-write leaves
+  } else {
+    err = write_all(fd, bytes.data(), bytes.size());
+  }
   if (err) {
     ::close(fd);
     fail("writing " + std::to_string(bytes.size()) + " bytes to '" + tmp + "'", err, true);
@@ -66,6 +72,7 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
     fail("fsync of '" + tmp + "'", err, true);
   }
   if (::close(fd) != 0) fail("closing '" + tmp + "'", errno, true);
+  pause_before_rename();
   if (::rename(tmp.c_str(), path.c_str()) != 0) fail("renaming '" + tmp + "'", errno, true);
   err = sync_directory(path);
   if (err) fail("fsync of its directory", err, false);

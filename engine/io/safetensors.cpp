@@ -8,6 +8,7 @@
 
 #include "engine/core/suggest.h"
 #include "engine/io/atomic_file.h"
+#include "engine/io/safetensors_checksum.h"
 
 namespace te {
 namespace {
@@ -73,14 +74,16 @@ class Decoder {
     }
     if (!j.is_object()) fail("the header is not a JSON object");
 
+    std::map<std::string, std::string> meta;
+    if (j.contains(kMetadataKey)) read_metadata(j[kMetadataKey], &meta);
+    // The checksum before the entries: a damaged file says so, not which of its symptoms
+    // happened to be found first.
+    verify_checksum(bytes_, header_len, meta, source_);
+    if (metadata)
+      for (const auto& [k, v] : meta) (*metadata)[k] = v;
     std::vector<Entry> entries;
-    for (const auto& [key, value] : j.items()) {
-      if (key == kMetadataKey) {
-        read_metadata(value, metadata);
-        continue;
-      }
-      entries.push_back(read_entry(key, value));
-    }
+    for (const auto& [key, value] : j.items())
+      if (key != kMetadataKey) entries.push_back(read_entry(key, value));
     check_layout(entries, data.size());
 
     std::vector<NamedTensor> out;
@@ -95,7 +98,7 @@ class Decoder {
 
  private:
   [[noreturn]] void fail(const std::string& what) const {
-    throw IoError("safetensors file '" + source_ + "': " + what);
+    throw DamagedFileError("safetensors file '" + source_ + "': " + what);
   }
 
   void read_metadata(const nlohmann::json& value, std::map<std::string, std::string>* metadata) {
@@ -219,7 +222,13 @@ std::string encode_safetensors(const std::vector<NamedTensor>& tensors,
 
 void save_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
                       const std::map<std::string, std::string>& metadata) {
-  write_file_atomic(path, encode_safetensors(tensors, metadata));
+  std::map<std::string, std::string> sealed = metadata;
+  sealed[kChecksumKey] = kChecksumPlaceholder;
+  std::string bytes = encode_safetensors(tensors, sealed);
+  uint64_t header_len = 0;
+  std::memcpy(&header_len, bytes.data(), 8);
+  seal_checksum(bytes, header_len);
+  write_file_atomic(path, bytes);
 }
 
 std::vector<NamedTensor> decode_safetensors(std::string_view bytes, const std::string& source,

@@ -68,6 +68,16 @@ std::optional<CheckpointFiles> latest_checkpoint(const RunPaths& run) {
   return all.back();
 }
 
+void remove_stale_temporaries(const RunPaths& run) {
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (const std::string& dir : {run.root, run.checkpoints()})
+    for (const auto& entry : fs::directory_iterator(dir, ec))
+      if (entry.is_regular_file(ec) && entry.path().filename().string().find(".tmp.") != std::string::npos)
+        stale.push_back(entry.path());
+  for (const auto& p : stale) fs::remove(p, ec);
+}
+
 std::string resolve_weights_path(const std::string& arg) {
   std::error_code ec;
   if (fs::is_regular_file(arg, ec)) return arg;

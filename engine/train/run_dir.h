@@ -43,6 +43,9 @@ CheckpointFiles checkpoint_files(const RunPaths& run, int64_t epoch, int64_t ste
 // Complete checkpoints (both files present) in `run`, oldest first.
 std::vector<CheckpointFiles> list_checkpoints(const RunPaths& run);
 std::optional<CheckpointFiles> latest_checkpoint(const RunPaths& run);
+// Deletes temporary files ("NAME.tmp.PID") that a killed process left in the run directory or
+// its checkpoints/; they are never read, only take space.
+void remove_stale_temporaries(const RunPaths& run);
 
 // The weights file that `trainer eval/predict --checkpoint ARG` means: ARG itself when it is a
 // file; for a run directory its best weights, else its latest checkpoint. IoError otherwise.

@@ -133,7 +133,16 @@ void Trainer::Impl::save(const char* why) {
   state.loss_scale = scaler->scale();
   state.loss_scale_clean_steps = scaler->clean_steps();
   const CheckpointFiles files = checkpoint_files(run, state.epoch, state.step);
-  save_checkpoint(files, *graph, *optimizer, info, state);
+  try {
+    save_checkpoint(files, *graph, *optimizer, info, state);
+  } catch (const IoError& e) {
+    const auto kept = latest_checkpoint(run);
+    throw IoError(std::string(e.what()) + "; checkpoint at step " + std::to_string(state.step) +
+                  " not written, the run stops. " +
+                  (kept ? "The earlier checkpoints are intact (newest: " + kept->weights +
+                              "): free space, then continue with `trainer --resume " + run.root + "`"
+                        : std::string("No earlier checkpoint exists")));
+  }
   prune_checkpoints(run, config.checkpoint.keep);
   spdlog::info("checkpoint ({}): {}", why, files.weights);
 }

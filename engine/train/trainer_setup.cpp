@@ -189,10 +189,11 @@ void Trainer::Impl::setup() {
   sc.pct_start = config.schedule.pct_start;
   schedule = std::make_unique<LrSchedule>(sc, config.optim.lr, steps_per_epoch, config.train.epochs);
 
+  if (options.resume) remove_stale_temporaries(run);
   write_file_atomic(run.config(), config.resolved_yaml());
   state.seed = config.train.seed;
   if (resume_from) {
-    state = load_checkpoint(*resume_from, *graph, *optimizer);
+    state = load_newest_checkpoint(run, *graph, *optimizer, &*resume_from);
     if (state.seed != config.train.seed)
       throw ConfigError(run.config() + ": key 'train.seed' is " + std::to_string(config.train.seed) +
                         " but the checkpoint was trained with seed " + std::to_string(state.seed) +
