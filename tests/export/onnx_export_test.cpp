@@ -172,11 +172,11 @@ TEST(OnnxMetadata, NormalizationImageSizeAndClassNames) {
   ModelInfo info;
   info.input_chw = Shape{3, 32, 48};
   info.class_names = {"cat", "dog"};
-  info.mean = {0.5f, 0.25f, 0.125f};
+  info.mean = {0.485f, 0.25f, 0.125f};
   info.std = {0.5f, 0.5f, 0.25f};
   info.resize_ratio = 0.875;
   const auto m = onnx_metadata(info);
-  EXPECT_EQ(m.at("input_mean"), "[0.5,0.25,0.125]");
+  EXPECT_EQ(m.at("input_mean"), "[0.485,0.25,0.125]");  // not 0.48500001430511475
   EXPECT_EQ(m.at("input_std"), "[0.5,0.5,0.25]");
   EXPECT_EQ(m.at("image_size"), "[32,48]");
   EXPECT_EQ(m.at("channels"), "3");

@@ -54,8 +54,9 @@ Prepared prepare(const std::string& name, const YAML::Node& model, uint64_t seed
   write_floats(p.logits, our_logits(p.weights, input));
   p.shape = std::to_string(kImages) + "," + std::to_string(c) + ",28,28";
   p.metadata = p.dir + "/metadata.json";
-  write_text(p.metadata, nlohmann::json{{"input_mean", info.mean},
-                                        {"input_std", info.std},
+  // The values make_checkpoint's config gave, as a reader of the metadata should see them.
+  write_text(p.metadata, nlohmann::json{{"input_mean", std::vector<double>(static_cast<size_t>(c), 0.286)},
+                                        {"input_std", std::vector<double>(static_cast<size_t>(c), 0.353)},
                                         {"image_size", {28, 28}},
                                         {"channels", c},
                                         {"resize_ratio", 1.0},
