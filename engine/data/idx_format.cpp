@@ -37,7 +37,9 @@ IdxArray read_idx(const std::string& path) {
   size_t count = 1;
   for (size_t i = 0; i < rank; ++i) {
     a.dims.push_back(be32(4 + 4 * i));
-    count *= a.dims.back();
+    // A product that overflows could wrap onto the real data size and pass the check below.
+    if (__builtin_mul_overflow(count, static_cast<size_t>(a.dims.back()), &count))
+      throw DataError("IDX file '" + path + "' declares dimensions whose product overflows");
   }
   const size_t header = 4 + 4 * rank;
   if (bytes.size() - header != count)

@@ -75,10 +75,18 @@ class ShardDataset final : public Dataset {
       names_ = meta.at("classes").get<std::vector<std::string>>();
       const int64_t count = meta.at("count").get<int64_t>();
       const int64_t shards = meta.at("shards").get<int64_t>();
+      if (channels_ != 1 && channels_ != 3)
+        throw DataError("'" + meta_path + "': channels is " + std::to_string(channels_) +
+                        ", expected 1 or 3");
       const std::vector<uint8_t> index = read_file_bytes((fs::path(dir) / kShardIndexFile).string());
-      if (index.size() != static_cast<size_t>(count) * sizeof(ShardRecord))
+      // count compared by division: count * 32 could wrap onto the index size.
+      if (count < 0 || static_cast<uint64_t>(count) != index.size() / sizeof(ShardRecord) ||
+          index.size() % sizeof(ShardRecord) != 0)
         throw DataError("shard index in '" + dir + "' has " + std::to_string(index.size()) +
                         " bytes; expected " + std::to_string(count) + " records of 32 bytes");
+      if (shards < 0 || shards > count)
+        throw DataError("'" + meta_path + "' declares " + std::to_string(shards) +
+                        " shard files for " + std::to_string(count) + " records");
       records_.resize(static_cast<size_t>(count));
       if (count > 0) std::memcpy(records_.data(), index.data(), index.size());
       for (int64_t s = 0; s < shards; ++s)
@@ -89,7 +97,8 @@ class ShardDataset final : public Dataset {
     if (records_.empty()) throw DataError("shard folder '" + dir + "' holds no images");
     for (size_t i = 0; i < records_.size(); ++i) {
       const ShardRecord& r = records_[i];
-      if (r.shard >= files_.size() || r.offset + r.size > files_[r.shard]->size() ||
+      if (r.shard >= files_.size() || r.offset > files_[r.shard]->size() ||
+          r.size > files_[r.shard]->size() - r.offset ||
           r.label < 0 || r.label >= static_cast<int32_t>(names_.size()))
         throw DataError("shard index in '" + dir + "' is inconsistent at record " +
                         std::to_string(i) + " (shard " + std::to_string(r.shard) + ", offset " +

@@ -89,7 +89,13 @@ void Transform::apply(const SampleData& sample, CounterRng& rng, uint8_t* out) c
     rect = decoded.crop;
   } else {
     width = sample.width, height = sample.height;
-    if (width <= 0 || height <= 0 || sample.size != static_cast<size_t>(width * height * sample.channels))
+    // The record's declared size comes from a file: checked without overflow, so a hostile
+    // header cannot make the pixels look larger than the bytes behind them.
+    int64_t bytes = 0;
+    const bool known_channels = sample.channels == 1 || sample.channels == 3 || sample.channels == 4;
+    if (width <= 0 || height <= 0 || !known_channels || __builtin_mul_overflow(width, height, &bytes) ||
+        __builtin_mul_overflow(bytes, sample.channels, &bytes) ||
+        sample.size != static_cast<size_t>(bytes))
       throw BadImageError("pixel record of " + std::to_string(sample.size) + " bytes does not match " +
                           std::to_string(width) + "x" + std::to_string(height) + "x" +
                           std::to_string(sample.channels));
