@@ -49,6 +49,16 @@ TrainingState TrainingState::from_json(const std::string& text, const std::strin
   } catch (const std::exception& e) {
     throw IoError(source + ": malformed training state (" + e.what() + ")");
   }
+  // Positions and counters index the loader and the schedule: negative ones are no state.
+  for (const auto& [name, value] : {std::pair<const char*, int64_t>{"epoch", s.epoch}, {"batch", s.batch},
+                                    {"step", s.step}, {"bad_steps", s.bad_steps},
+                                    {"skipped_steps", s.skipped_steps},
+                                    {"epoch_loss_count", s.epoch_loss_count},
+                                    {"epoch_images", s.epoch_images}, {"epoch_correct", s.epoch_correct},
+                                    {"loss_scale_clean_steps", s.loss_scale_clean_steps}})
+    if (value < 0)
+      throw IoError(source + ": malformed training state (" + name + " is " +
+                    std::to_string(value) + ", expected >= 0)");
   return s;
 }
 

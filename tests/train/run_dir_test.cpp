@@ -80,6 +80,15 @@ TEST(TrainingState, RoundTripsThroughJson) {
   EXPECT_EQ(t.best_metric, s.best_metric);  // exact: doubles round-trip
   EXPECT_EQ(t.epoch_loss_sum, s.epoch_loss_sum);
   EXPECT_THROW(TrainingState::from_json("{\"epoch\": 1}", "state.safetensors"), IoError);
+  // A well-formed state with a negative position (hostile or damaged) is refused too.
+  std::string negative = s.to_json();
+  negative.replace(negative.find("\"batch\":17"), 10, "\"batch\":-7");
+  try {
+    TrainingState::from_json(negative, "state.safetensors");
+    ADD_FAILURE() << "a negative batch was accepted";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("batch is -7"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Progress, FormatsDurations) {
