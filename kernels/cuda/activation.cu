@@ -8,6 +8,7 @@
 // float, each stored value is rounded once.
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/storage.cuh"
 
@@ -66,10 +67,10 @@ void activation_forward(int kind, const T* x, T* y, int64_t n, cudaStream_t s) {
   if (n == 0) return;
   const unsigned g = dev::grid_for(n);
   switch (kind) {
-    case 0: forward_kernel<0, T><<<g, dev::kThreads, 0, s>>>(x, y, n); break;
-    case 1: forward_kernel<1, T><<<g, dev::kThreads, 0, s>>>(x, y, n); break;
-    case 2: forward_kernel<2, T><<<g, dev::kThreads, 0, s>>>(x, y, n); break;
-    default: forward_kernel<3, T><<<g, dev::kThreads, 0, s>>>(x, y, n); break;
+    case 0: TE_LAUNCH(g, dev::kThreads, 0, s, forward_kernel<0, T>)(x, y, n); break;
+    case 1: TE_LAUNCH(g, dev::kThreads, 0, s, forward_kernel<1, T>)(x, y, n); break;
+    case 2: TE_LAUNCH(g, dev::kThreads, 0, s, forward_kernel<2, T>)(x, y, n); break;
+    default: TE_LAUNCH(g, dev::kThreads, 0, s, forward_kernel<3, T>)(x, y, n); break;
   }
   TE_CUDA_CHECK_LAUNCH("activation forward_kernel");
 }
@@ -80,10 +81,10 @@ void activation_backward(int kind, const same_t<T>* x, const same_t<T>* y, const
   if (n == 0) return;
   const unsigned g = dev::grid_for(n);
   switch (kind) {
-    case 0: backward_kernel<0, T><<<g, dev::kThreads, 0, s>>>(x, y, dy, dx, n, accumulate); break;
-    case 1: backward_kernel<1, T><<<g, dev::kThreads, 0, s>>>(x, y, dy, dx, n, accumulate); break;
-    case 2: backward_kernel<2, T><<<g, dev::kThreads, 0, s>>>(x, y, dy, dx, n, accumulate); break;
-    default: backward_kernel<3, T><<<g, dev::kThreads, 0, s>>>(x, y, dy, dx, n, accumulate); break;
+    case 0: TE_LAUNCH(g, dev::kThreads, 0, s, backward_kernel<0, T>)(x, y, dy, dx, n, accumulate); break;
+    case 1: TE_LAUNCH(g, dev::kThreads, 0, s, backward_kernel<1, T>)(x, y, dy, dx, n, accumulate); break;
+    case 2: TE_LAUNCH(g, dev::kThreads, 0, s, backward_kernel<2, T>)(x, y, dy, dx, n, accumulate); break;
+    default: TE_LAUNCH(g, dev::kThreads, 0, s, backward_kernel<3, T>)(x, y, dy, dx, n, accumulate); break;
   }
   TE_CUDA_CHECK_LAUNCH("activation backward_kernel");
 }

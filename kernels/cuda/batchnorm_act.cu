@@ -24,6 +24,7 @@
 // the residual add and the ReLU happen in float); coef, mean, invstd are float.
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/storage.cuh"
 
@@ -92,7 +93,7 @@ __global__ void bn_act_backward_sums_kernel(const T* dy, const T* y, const T* x,
   }
 }
 
-// coef: [3C], A, B, D from bn_backward_finalize. dx and dr are each optional.
+// coef: [4C], A, B, D, mean from bn_backward_finalize. dx and dr are each optional.
 template <bool Relu, typename T>
 __global__ void bn_act_backward_apply_kernel(const T* dy, const T* y, const T* x, T* dx,
                                              bool accumulate_dx, T* dr, bool accumulate_dr,
@@ -100,14 +101,14 @@ __global__ void bn_act_backward_apply_kernel(const T* dy, const T* y, const T* x
                                              int64_t hw) {
   for (int64_t plane = blockIdx.y; plane < n * c; plane += gridDim.y) {
     const int64_t ch = plane % c;
-    const float A = coef[ch], B = coef[c + ch], D = coef[2 * c + ch];
+    const float A = coef[ch], B = coef[c + ch], D = coef[2 * c + ch], mean = coef[3 * c + ch];
     const int64_t off = plane * hw;
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < hw;
          i += int64_t(gridDim.x) * blockDim.x) {
       const int64_t k = off + i;
       const float dz = relu_grad_at_add(Relu, y, dy, k);
       if (dx) {
-        const float v = A * dz + B * load(x, k) + D;
+        const float v = A * dz + B * (load(x, k) - mean) + D;
         store(dx, k, accumulate_dx ? load(dx, k) + v : v);
       }
       if (dr) store(dr, k, accumulate_dr ? load(dr, k) + dz : dz);
@@ -129,9 +130,9 @@ void bn_act_apply(const T* x, const same_t<T>* r, T* y, const float* coef, int64
                   int64_t hw, bool relu, cudaStream_t s) {
   if (n * c * hw == 0) return;
   if (relu)
-    bn_act_apply_kernel<true, T><<<plane_grid(n, c, hw), dev::kThreads, 0, s>>>(x, r, y, coef, n, c, hw);
+    TE_LAUNCH(plane_grid(n, c, hw), dev::kThreads, 0, s, bn_act_apply_kernel<true, T>)(x, r, y, coef, n, c, hw);
   else
-    bn_act_apply_kernel<false, T><<<plane_grid(n, c, hw), dev::kThreads, 0, s>>>(x, r, y, coef, n, c, hw);
+    TE_LAUNCH(plane_grid(n, c, hw), dev::kThreads, 0, s, bn_act_apply_kernel<false, T>)(x, r, y, coef, n, c, hw);
   TE_CUDA_CHECK_LAUNCH("bn_act_apply_kernel");
 }
 
@@ -140,8 +141,7 @@ void bn_act_backward_sums(const T* dy, const same_t<T>* y, const T* x, const flo
                           const float* invstd, int64_t n, int64_t c, int64_t hw, int splits,
                           double* partials, cudaStream_t s) {
   if (c == 0) return;
-  bn_act_backward_sums_kernel<T><<<dim3(static_cast<unsigned>(c), static_cast<unsigned>(splits)),
-                                dev::kThreads, 0, s>>>(dy, y, x, mean, invstd, n, c, hw, splits,
+  TE_LAUNCH(dim3(static_cast<unsigned>(c), static_cast<unsigned>(splits)), dev::kThreads, 0, s, bn_act_backward_sums_kernel<T>)(dy, y, x, mean, invstd, n, c, hw, splits,
                                                        partials);
   TE_CUDA_CHECK_LAUNCH("bn_act_backward_sums_kernel");
 }
@@ -152,10 +152,10 @@ void bn_act_backward_apply(const T* dy, const same_t<T>* y, const T* x, same_t<T
                            const float* coef, int64_t n, int64_t c, int64_t hw, cudaStream_t s) {
   if (n * c * hw == 0 || (!dx && !dr)) return;
   if (y)
-    bn_act_backward_apply_kernel<true, T><<<plane_grid(n, c, hw), dev::kThreads, 0, s>>>(
+    TE_LAUNCH(plane_grid(n, c, hw), dev::kThreads, 0, s, bn_act_backward_apply_kernel<true, T>)(
         dy, y, x, dx, accumulate_dx, dr, accumulate_dr, coef, n, c, hw);
   else
-    bn_act_backward_apply_kernel<false, T><<<plane_grid(n, c, hw), dev::kThreads, 0, s>>>(
+    TE_LAUNCH(plane_grid(n, c, hw), dev::kThreads, 0, s, bn_act_backward_apply_kernel<false, T>)(
         dy, y, x, dx, accumulate_dx, dr, accumulate_dr, coef, n, c, hw);
   TE_CUDA_CHECK_LAUNCH("bn_act_backward_apply_kernel");
 }

@@ -79,7 +79,7 @@ void backward_passes(const char* op, const StorageDType& st, bool train, const T
   else
     launch::bn_act_backward_sums(dyp, yp, xp, mean, invstd, d.n, d.c, d.hw, splits,
                                  static_cast<double*>(partials.raw()), compute_stream());
-  Tensor coef = device_scratch(Shape{3 * d.c}, DType::F32);
+  Tensor coef = device_scratch(Shape{4 * d.c}, DType::F32);
   launch::bn_backward_finalize(static_cast<double*>(partials.raw()), splits, d.c, d.count(),
                                train, f32_param_ptr(weight, op, "weight"), mean, invstd,
                                f32_param_ptr(dweight, op, "dweight"),

@@ -115,7 +115,7 @@ void* CachingDeviceAllocator::driver_alloc(BlockCache& cache, size_t rounded, si
 
 void* CachingDeviceAllocator::allocate(size_t bytes) {
   if (bytes == 0) return nullptr;
-  const size_t rounded = round_block_size(bytes);
+  const size_t rounded = exact_sizes_ ? bytes : round_block_size(bytes);
   std::lock_guard<std::mutex> lock(mutex_);
   BlockCache& cache = *active_;
   void* p = cache.take(rounded);

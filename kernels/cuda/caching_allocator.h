@@ -84,7 +84,10 @@ class BlockCache {
 
 class CachingDeviceAllocator final : public Allocator {
  public:
-  explicit CachingDeviceAllocator(int device) : device_(device) {}
+  // exact_sizes: serve each request in exactly its size instead of the binned size (the SIMT
+  // emulation, so AddressSanitizer sees every tensor's true end); blocks are still cached.
+  explicit CachingDeviceAllocator(int device, bool exact_sizes = false)
+      : device_(device), exact_sizes_(exact_sizes) {}
   ~CachingDeviceAllocator() override;  // returns cached blocks (blocks in use are leaked)
 
   void* allocate(size_t bytes) override;
@@ -110,6 +113,7 @@ class CachingDeviceAllocator final : public Allocator {
   void* driver_alloc(BlockCache& cache, size_t rounded, size_t requested);
 
   int device_;
+  bool exact_sizes_;
   mutable std::mutex mutex_;
   BlockCache cache_;
   std::vector<std::unique_ptr<BlockCache>> pools_;

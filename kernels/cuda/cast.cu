@@ -3,6 +3,7 @@
 // storage.cuh's store).
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/launchers_cast.h"
 #include "kernels/cuda/storage.cuh"
 
@@ -20,9 +21,9 @@ template <typename In>
 void launch_out(const In* src, void* dst, int dst_type, int64_t n, float scale, cudaStream_t s) {
   const unsigned grid = dev::grid_for(n);
   switch (dst_type) {
-    case 0: cast_scale_kernel<<<grid, dev::kThreads, 0, s>>>(src, static_cast<float*>(dst), n, scale); break;
-    case 1: cast_scale_kernel<<<grid, dev::kThreads, 0, s>>>(src, static_cast<__nv_bfloat16*>(dst), n, scale); break;
-    default: cast_scale_kernel<<<grid, dev::kThreads, 0, s>>>(src, static_cast<__half*>(dst), n, scale); break;
+    case 0: TE_LAUNCH(grid, dev::kThreads, 0, s, cast_scale_kernel<In, float>)(src, static_cast<float*>(dst), n, scale); break;
+    case 1: TE_LAUNCH(grid, dev::kThreads, 0, s, cast_scale_kernel<In, __nv_bfloat16>)(src, static_cast<__nv_bfloat16*>(dst), n, scale); break;
+    default: TE_LAUNCH(grid, dev::kThreads, 0, s, cast_scale_kernel<In, __half>)(src, static_cast<__half*>(dst), n, scale); break;
   }
 }
 
@@ -52,9 +53,9 @@ void launch_ranges_out(const In* src, void* dst, int dst_type, const int64_t* of
                        cudaStream_t s) {
   const unsigned grid = dev::grid_for(total);
   switch (dst_type) {
-    case 0: cast_scale_ranges_kernel<<<grid, dev::kThreads, 0, s>>>(src, static_cast<float*>(dst), offsets, starts, ranges, scale); break;
-    case 1: cast_scale_ranges_kernel<<<grid, dev::kThreads, 0, s>>>(src, static_cast<__nv_bfloat16*>(dst), offsets, starts, ranges, scale); break;
-    default: cast_scale_ranges_kernel<<<grid, dev::kThreads, 0, s>>>(src, static_cast<__half*>(dst), offsets, starts, ranges, scale); break;
+    case 0: TE_LAUNCH(grid, dev::kThreads, 0, s, cast_scale_ranges_kernel<In, float>)(src, static_cast<float*>(dst), offsets, starts, ranges, scale); break;
+    case 1: TE_LAUNCH(grid, dev::kThreads, 0, s, cast_scale_ranges_kernel<In, __nv_bfloat16>)(src, static_cast<__nv_bfloat16*>(dst), offsets, starts, ranges, scale); break;
+    default: TE_LAUNCH(grid, dev::kThreads, 0, s, cast_scale_ranges_kernel<In, __half>)(src, static_cast<__half*>(dst), offsets, starts, ranges, scale); break;
   }
 }
 

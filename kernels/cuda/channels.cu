@@ -14,6 +14,7 @@
 // are float for every T.
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/storage.cuh"
 
@@ -109,8 +110,10 @@ __global__ void bn_eval_coef_kernel(const float* rm, const float* rv, float eps,
 
 // One thread per channel. s1 = sum dy, s2 = sum dy * xhat over the channel's `count` values.
 //   train: dx = w*is * (dy - s1/M - xhat * s2/M),  xhat = (x - mean) * is
-//          = A dy + B x + D with A = w*is, B = -w*is*is*s2/M, D = -A*s1/M - B*mean
+//          = A dy + B (x - mean) + D with A = w*is, B = -w*is*is*s2/M, D = -A*s1/M
 //   eval:  dx = w*is * dy
+// (x - mean) stays a separate term: folding B * mean into D cancels catastrophically against
+// B * x when |mean| is large next to the standard deviation.
 __global__ void bn_backward_finalize_kernel(const double* partials, int splits, int64_t c,
                                             int64_t count, bool train, const float* weight,
                                             const float* mean, const float* invstd,
@@ -128,11 +131,12 @@ __global__ void bn_backward_finalize_kernel(const double* partials, int splits, 
   if (train) {
     const double M = double(count);
     B = -w * is * is * s2 / M;
-    D = -A * s1 / M - B * double(mean[ch]);
+    D = -A * s1 / M;
   }
   coef[ch] = static_cast<float>(A);
   coef[c + ch] = static_cast<float>(B);
   coef[2 * c + ch] = static_cast<float>(D);
+  coef[3 * c + ch] = mean[ch];
 }
 
 __global__ void add_channel_bias_kernel(float* y, const float* bias, int64_t n, int64_t c,
@@ -180,8 +184,7 @@ template <typename T>
 void channel_sums(const T* x, int64_t n, int64_t c, int64_t hw, int splits, double* partials,
                   cudaStream_t s) {
   if (c == 0) return;
-  channel_sums_kernel<<<dim3(static_cast<unsigned>(c), static_cast<unsigned>(splits)),
-                        dev::kThreads, 0, s>>>(x, n, c, hw, splits, partials);
+  TE_LAUNCH(dim3(static_cast<unsigned>(c), static_cast<unsigned>(splits)), dev::kThreads, 0, s, channel_sums_kernel<T>)(x, n, c, hw, splits, partials);
   TE_CUDA_CHECK_LAUNCH("channel_sums_kernel");
 }
 
@@ -190,7 +193,7 @@ void bn_finalize_train(const double* partials, int splits, int64_t c, int64_t co
                        float* running_mean, float* running_var, int64_t* num_batches_tracked,
                        float* save_mean, float* save_invstd, float* coef, cudaStream_t s) {
   if (c == 0) return;
-  bn_finalize_train_kernel<<<per_channel_blocks(c), 128, 0, s>>>(
+  TE_LAUNCH(per_channel_blocks(c), 128, 0, s, bn_finalize_train_kernel)(
       partials, splits, c, count, eps, momentum, weight, bias, running_mean, running_var,
       num_batches_tracked, save_mean, save_invstd, coef);
   TE_CUDA_CHECK_LAUNCH("bn_finalize_train_kernel");
@@ -200,7 +203,7 @@ void bn_eval_coef(const float* running_mean, const float* running_var, float eps
                   const float* weight, const float* bias, int64_t c, float* coef, float* mean,
                   float* invstd, cudaStream_t s) {
   if (c == 0) return;
-  bn_eval_coef_kernel<<<per_channel_blocks(c), 128, 0, s>>>(running_mean, running_var, eps, weight,
+  TE_LAUNCH(per_channel_blocks(c), 128, 0, s, bn_eval_coef_kernel)(running_mean, running_var, eps, weight,
                                                             bias, c, coef, mean, invstd);
   TE_CUDA_CHECK_LAUNCH("bn_eval_coef_kernel");
 }
@@ -209,7 +212,7 @@ void bn_backward_finalize(const double* partials, int splits, int64_t c, int64_t
                           bool train, const float* weight, const float* mean, const float* invstd,
                           float* dweight, float* dbias, float* coef, cudaStream_t s) {
   if (c == 0) return;
-  bn_backward_finalize_kernel<<<per_channel_blocks(c), 128, 0, s>>>(
+  TE_LAUNCH(per_channel_blocks(c), 128, 0, s, bn_backward_finalize_kernel)(
       partials, splits, c, count, train, weight, mean, invstd, dweight, dbias, coef);
   TE_CUDA_CHECK_LAUNCH("bn_backward_finalize_kernel");
 }
@@ -217,14 +220,14 @@ void bn_backward_finalize(const double* partials, int splits, int64_t c, int64_t
 void add_channel_bias(float* y, const float* bias, int64_t n, int64_t c, int64_t hw,
                       cudaStream_t s) {
   if (n * c * hw == 0) return;
-  add_channel_bias_kernel<<<plane_grid(n, c, hw), dev::kThreads, 0, s>>>(y, bias, n, c, hw);
+  TE_LAUNCH(plane_grid(n, c, hw), dev::kThreads, 0, s, add_channel_bias_kernel)(y, bias, n, c, hw);
   TE_CUDA_CHECK_LAUNCH("add_channel_bias_kernel");
 }
 
 void add_channel_partials(const double* partials, int splits, int64_t c, float* out,
                           cudaStream_t s) {
   if (c == 0) return;
-  add_channel_partials_kernel<<<per_channel_blocks(c), 128, 0, s>>>(partials, splits, c, out);
+  TE_LAUNCH(per_channel_blocks(c), 128, 0, s, add_channel_partials_kernel)(partials, splits, c, out);
   TE_CUDA_CHECK_LAUNCH("add_channel_partials_kernel");
 }
 

@@ -26,6 +26,7 @@
 // invstd are float.
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/storage.cuh"
 
@@ -112,7 +113,7 @@ __global__ void bn_apply_nhwc_kernel(const T* x, const T* r, T* y, const float* 
   });
 }
 
-// coef: [3C], A, B, D from bn_backward_finalize. dx and dr are each optional.
+// coef: [4C], A, B, D, mean from bn_backward_finalize. dx and dr are each optional.
 template <bool Relu, typename T>
 __global__ void bn_backward_apply_nhwc_kernel(const T* dy, const T* y, const T* x, T* dx,
                                               bool accumulate_dx, T* dr, bool accumulate_dr,
@@ -121,7 +122,7 @@ __global__ void bn_backward_apply_nhwc_kernel(const T* dy, const T* y, const T* 
     const float g = load(dy, i);
     const float dz = Relu ? (load(y, i) > 0.f ? g : 0.f) : g;
     if (dx) {
-      const float v = coef[ch] * dz + coef[c + ch] * load(x, i) + coef[2 * c + ch];
+      const float v = coef[ch] * dz + coef[c + ch] * (load(x, i) - coef[3 * c + ch]) + coef[2 * c + ch];
       store(dx, i, accumulate_dx ? load(dx, i) + v : v);
     }
     if (dr) store(dr, i, accumulate_dr ? load(dr, i) + dz : dz);
@@ -151,7 +152,7 @@ void channel_sums_nhwc(int mode, const T* a, const same_t<T>* b, const same_t<T>
   if (c == 0) return;
   const int tc = tile_channels(c);
   const dim3 grid(static_cast<unsigned>((c + tc - 1) / tc), static_cast<unsigned>(splits));
-  channel_sums_nhwc_kernel<T><<<grid, dim3(tc, kTileThreads / tc), 0, s>>>(
+  TE_LAUNCH(grid, dim3(tc, kTileThreads / tc), 0, s, channel_sums_nhwc_kernel<T>)(
       mode, a, b, relu_y, mean, invstd, rows, c, splits, partials);
   TE_CUDA_CHECK_LAUNCH("channel_sums_nhwc_kernel");
 }
@@ -163,9 +164,9 @@ void bn_apply_nhwc(const T* x, const same_t<T>* r, T* y, const float* coef, int6
   if (total == 0) return;
   const unsigned grid = dev::grid_for(total);
   if (relu)
-    bn_apply_nhwc_kernel<true, T><<<grid, dev::kThreads, 0, s>>>(x, r, y, coef, total, c);
+    TE_LAUNCH(grid, dev::kThreads, 0, s, bn_apply_nhwc_kernel<true, T>)(x, r, y, coef, total, c);
   else
-    bn_apply_nhwc_kernel<false, T><<<grid, dev::kThreads, 0, s>>>(x, r, y, coef, total, c);
+    TE_LAUNCH(grid, dev::kThreads, 0, s, bn_apply_nhwc_kernel<false, T>)(x, r, y, coef, total, c);
   TE_CUDA_CHECK_LAUNCH("bn_apply_nhwc_kernel");
 }
 
@@ -177,10 +178,10 @@ void bn_backward_apply_nhwc(const T* dy, const same_t<T>* relu_y, const T* x, sa
   if (total == 0 || (!dx && !dr)) return;
   const unsigned grid = dev::grid_for(total);
   if (relu_y)
-    bn_backward_apply_nhwc_kernel<true, T><<<grid, dev::kThreads, 0, s>>>(
+    TE_LAUNCH(grid, dev::kThreads, 0, s, bn_backward_apply_nhwc_kernel<true, T>)(
         dy, relu_y, x, dx, accumulate_dx, dr, accumulate_dr, coef, total, c);
   else
-    bn_backward_apply_nhwc_kernel<false, T><<<grid, dev::kThreads, 0, s>>>(
+    TE_LAUNCH(grid, dev::kThreads, 0, s, bn_backward_apply_nhwc_kernel<false, T>)(
         dy, relu_y, x, dx, accumulate_dx, dr, accumulate_dr, coef, total, c);
   TE_CUDA_CHECK_LAUNCH("bn_backward_apply_nhwc_kernel");
 }

@@ -14,6 +14,9 @@ namespace te::cuda {
 [[noreturn]] void throw_cudnn_error(int code, const char* call, const char* file, int line);
 [[noreturn]] void throw_cublas_error(int code, const char* call, const char* file, int line);
 
+// " in `call` at file:line", the end of every message above.
+std::string call_site(const char* call, const char* file, int line);
+
 // Checks for an error left by the last kernel launch (bad launch configuration, ...).
 void check_last_launch(const char* kernel, const char* file, int line);
 

@@ -1,19 +1,24 @@
 #include "kernels/cuda/context.h"
 
-#include <cublasLt.h>
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
-#include <cudnn.h>
 
 #include <atomic>
 #include <mutex>
 
 #include "engine/core/tensor.h"
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/library_handles.h"
 #include "kernels/cuda/probe.h"
 
 namespace te::cuda {
 namespace {
+#ifdef TE_CUDA_EMULATION
+// Emulated device memory is served in exactly the requested sizes, so AddressSanitizer sees
+// the true end of every tensor (a rounded-up block would hide reads past it).
+constexpr bool kExactBlockSizes = true;
+#else
+constexpr bool kExactBlockSizes = false;
+#endif
 // Deliberately never destroyed: tensors held in static objects may be released after main()
 // returns, and must still find their allocator (the driver reclaims everything at exit).
 Context* g_context = nullptr;
@@ -110,18 +115,8 @@ void initialize(int device) {
     g_slot_free[slot] = free_event;
     g_slot_uploaded[slot] = uploaded_event;
   }
-  cudnnHandle_t dnn = nullptr;
-  TE_CUDNN_CHECK(cudnnCreate(&dnn));
-  TE_CUDNN_CHECK(cudnnSetStream(dnn, compute));
-  ctx->cudnn = dnn;
-  cublasHandle_t blas = nullptr;
-  TE_CUBLAS_CHECK(cublasCreate(&blas));
-  TE_CUBLAS_CHECK(cublasSetStream(blas, compute));
-  ctx->cublas = blas;
-  cublasLtHandle_t lt = nullptr;
-  TE_CUBLAS_CHECK(cublasLtCreate(&lt));
-  ctx->cublaslt = lt;
-  ctx->device_allocator = new CachingDeviceAllocator(device);
+  create_library_handles(*ctx);
+  ctx->device_allocator = new CachingDeviceAllocator(device, kExactBlockSizes);
   ctx->pinned_allocator = new PinnedHostAllocator;
   g_context = ctx;
   set_device_allocator(DeviceType::CUDA, ctx->device_allocator);

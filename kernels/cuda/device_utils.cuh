@@ -1,6 +1,6 @@
 #pragma once
 // Small device helpers shared by our kernels: launch geometry and block-wide reductions.
-#include <cuda_runtime.h>
+#include "kernels/cuda/launch.cuh"
 
 #include <cstdint>
 

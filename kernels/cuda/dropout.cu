@@ -6,6 +6,7 @@
 #include "engine/core/philox.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/storage.cuh"
 
@@ -21,9 +22,15 @@ __global__ void dropout_kernel(const T* in, T* out, int64_t n, float p, float sc
   for (int64_t g = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; g < groups;
        g += int64_t(gridDim.x) * blockDim.x) {
     CounterRng rng(key, stream, static_cast<uint64_t>(g));
-    const int64_t end = 4 * g + 4 < n ? 4 * g + 4 : n;
-    for (int64_t i = 4 * g; i < end; ++i) {
-      const float v = rng.uniform() >= p ? load(in, i) * scale : 0.0f;
+    // Unrolled, so the generator's four draws stay in registers (a loop with a run-time trip
+    // count indexes its block of draws at run time: local memory). Draw k belongs to element
+    // 4g + k whether or not that element exists, as on the CPU.
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      const int64_t i = 4 * g + k;
+      const bool keep = rng.uniform() >= p;
+      if (i >= n) break;
+      const float v = keep ? load(in, i) * scale : 0.0f;
       store(out, i, accumulate ? load(out, i) + v : v);
     }
   }
@@ -37,7 +44,7 @@ void dropout(const T* in, T* out, int64_t n, double p, uint64_t key, uint64_t st
   // The CPU computes the scale in double and rounds it to the element type: do the same.
   const float threshold = static_cast<float>(p);
   const float scale = static_cast<float>(1.0 / (1.0 - p));
-  dropout_kernel<<<dev::grid_for((n + 3) / 4), dev::kThreads, 0, s>>>(in, out, n, threshold, scale,
+  TE_LAUNCH(dev::grid_for((n + 3) / 4), dev::kThreads, 0, s, dropout_kernel<T>)(in, out, n, threshold, scale,
                                                                         key, stream, accumulate);
   TE_CUDA_CHECK_LAUNCH("dropout_kernel");
 }

@@ -5,6 +5,7 @@
 // arithmetic, one rounding per stored element.
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/storage.cuh"
 
@@ -20,8 +21,11 @@ struct AddInputs {
 };
 
 // y[i] = (accumulate ? y[i] : 0) + sum_j x_j[i] for up to 8 inputs per launch.
+// __grid_constant__: in.p[j] with a run-time j reads the parameter in place; a by-value struct
+// parameter indexed at run time would be copied to local memory first (ptxas: a stack frame).
 template <typename T>
-__global__ void add_n_kernel(AddInputs<T> in, int count, T* y, int64_t n, bool accumulate) {
+__global__ void add_n_kernel(const __grid_constant__ AddInputs<T> in, int count, T* y, int64_t n,
+                             bool accumulate) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
     float acc = accumulate ? load(y, i) : 0.0f;
@@ -75,17 +79,13 @@ __global__ void sum_f64_kernel(const double* x, int64_t n, double* out) {
 
 template <typename T>
 void add_n(const T* const* xs, int count, T* y, int64_t n, cudaStream_t s) {
+  if (count < 1) throw Error("add_n launcher: needs at least one input, got " + std::to_string(count));
   if (n == 0) return;
-  if (count == 0) {  // an empty sum is zero
-    add_n_kernel<<<dev::grid_for(n), dev::kThreads, 0, s>>>(AddInputs<T>{}, 0, y, n, false);
-    TE_CUDA_CHECK_LAUNCH("add_n_kernel");
-    return;
-  }
   for (int start = 0; start < count; start += kMaxAddInputs) {
     AddInputs<T> in{};
     const int chunk = count - start < kMaxAddInputs ? count - start : kMaxAddInputs;
     for (int j = 0; j < chunk; ++j) in.p[j] = xs[start + j];
-    add_n_kernel<<<dev::grid_for(n), dev::kThreads, 0, s>>>(in, chunk, y, n, start > 0);
+    TE_LAUNCH(dev::grid_for(n), dev::kThreads, 0, s, add_n_kernel<T>)(in, chunk, y, n, start > 0);
     TE_CUDA_CHECK_LAUNCH("add_n_kernel");
   }
 }
@@ -95,13 +95,13 @@ void add_inplace(const T* src, T* dst, int64_t n, cudaStream_t s) {
   if (n == 0) return;
   AddInputs<T> in{};
   in.p[0] = src;
-  add_n_kernel<<<dev::grid_for(n), dev::kThreads, 0, s>>>(in, 1, dst, n, true);
+  TE_LAUNCH(dev::grid_for(n), dev::kThreads, 0, s, add_n_kernel<T>)(in, 1, dst, n, true);
   TE_CUDA_CHECK_LAUNCH("add_n_kernel");
 }
 
 void scale(float* x, float factor, int64_t n, cudaStream_t s) {
   if (n == 0) return;
-  scale_kernel<<<dev::grid_for(n), dev::kThreads, 0, s>>>(x, factor, n);
+  TE_LAUNCH(dev::grid_for(n), dev::kThreads, 0, s, scale_kernel)(x, factor, n);
   TE_CUDA_CHECK_LAUNCH("scale_kernel");
 }
 
@@ -111,24 +111,24 @@ void add_2d(const T* src, int64_t src_pitch, T* dst, int64_t dst_pitch, int64_t 
   if (cols == 0 || rows == 0) return;
   const dim3 grid(dev::grid_for(cols) > 64 ? 64 : dev::grid_for(cols),
                   static_cast<unsigned>(rows < 65535 ? rows : 65535));
-  add_2d_kernel<<<grid, dev::kThreads, 0, s>>>(src, src_pitch, dst, dst_pitch, cols, rows);
+  TE_LAUNCH(grid, dev::kThreads, 0, s, add_2d_kernel<T>)(src, src_pitch, dst, dst_pitch, cols, rows);
   TE_CUDA_CHECK_LAUNCH("add_2d_kernel");
 }
 
 void flag_nonfinite(const float* x, int64_t n, int* flag, cudaStream_t s) {
   if (n == 0) return;
-  nonfinite_kernel<<<dev::grid_for(n), dev::kThreads, 0, s>>>(x, n, flag);
+  TE_LAUNCH(dev::grid_for(n), dev::kThreads, 0, s, nonfinite_kernel)(x, n, flag);
   TE_CUDA_CHECK_LAUNCH("nonfinite_kernel");
 }
 
 void sum_of_squares(const float* x, int64_t n, double* partials, double* out, cudaStream_t s) {
-  sumsq_partials_kernel<<<kReducePartials, dev::kThreads, 0, s>>>(x, n, partials);
+  TE_LAUNCH(kReducePartials, dev::kThreads, 0, s, sumsq_partials_kernel)(x, n, partials);
   TE_CUDA_CHECK_LAUNCH("sumsq_partials_kernel");
   sum_f64(partials, kReducePartials, out, s);
 }
 
 void sum_f64(const double* x, int64_t n, double* out, cudaStream_t s) {
-  sum_f64_kernel<<<1, 1024, 0, s>>>(x, n, out);
+  TE_LAUNCH(1, 1024, 0, s, sum_f64_kernel)(x, n, out);
   TE_CUDA_CHECK_LAUNCH("sum_f64_kernel");
 }
 

@@ -22,6 +22,8 @@ using namespace te::cuda;
 
 void add_n(const std::vector<const Tensor*>& xs, Tensor& y) {
   const char* op = "add_n";
+  // The CPU backend's contract (a sum has at least two terms; one is a copy, copy_or_add).
+  if (xs.size() < 2) throw Error("add_n: needs at least 2 inputs, got " + std::to_string(xs.size()));
   const StorageDType st(op, y, "output");
   std::vector<std::string> names;
   for (size_t i = 0; i < xs.size(); ++i) {

@@ -10,6 +10,7 @@
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
 #include "kernels/cuda/filter_layout.h"
+#include "kernels/cuda/launch.cuh"
 
 namespace te::cuda::launch {
 namespace {
@@ -34,11 +35,11 @@ void transpose(const void* src, void* dst, size_t elem_size, int64_t k, int64_t 
   if (total == 0) return;
   switch (elem_size) {
     case 2:
-      transpose_filter_kernel<uint16_t><<<dev::grid_for(total), dev::kThreads, 0, s>>>(
+      TE_LAUNCH(dev::grid_for(total), dev::kThreads, 0, s, transpose_filter_kernel<uint16_t>)(
           static_cast<const uint16_t*>(src), static_cast<uint16_t*>(dst), k, a, b);
       break;
     case 4:
-      transpose_filter_kernel<uint32_t><<<dev::grid_for(total), dev::kThreads, 0, s>>>(
+      TE_LAUNCH(dev::grid_for(total), dev::kThreads, 0, s, transpose_filter_kernel<uint32_t>)(
           static_cast<const uint32_t*>(src), static_cast<uint32_t*>(dst), k, a, b);
       break;
     default:

@@ -30,8 +30,8 @@ template <typename T>
 using same_t = typename NonDeduced<T>::type;
 
 // ---- elementwise.cu ----
-// y = sum of xs[0..count) (device pointers, passed in a host array). The inputs are added in
-// float in chunks of 8 (a 16-bit y is rounded once per chunk: once for up to 8 inputs).
+// y = sum of xs[0..count), count >= 1 (device pointers, passed in a host array). The inputs
+// are added in float in chunks of 8 (a 16-bit y is rounded once per chunk: once for up to 8).
 template <typename T>
 void add_n(const T* const* xs, int count, T* y, int64_t n, cudaStream_t s);
 // dst += src
@@ -78,8 +78,6 @@ void softmax_xent_backward(const float* probs, const int32_t* labels, int64_t ro
 // *count += rows whose first maximal logit is at the label.
 void count_correct(const float* logits, const int32_t* labels, int64_t rows, int64_t k,
                    unsigned long long* count, cudaStream_t s);
-// argmax[r] = index of the first maximal logit of row r.
-void argmax_rows(const float* logits, int64_t rows, int64_t k, int32_t* argmax, cudaStream_t s);
 
 // ---- optim.cu ----
 void sgd_step(float* p, const float* g, float* buf, const uint8_t* mask, int64_t n, float lr,
@@ -109,7 +107,8 @@ void bn_eval_coef(const float* running_mean, const float* running_var, float eps
                   const float* weight, const float* bias, int64_t c, float* coef, float* mean,
                   float* invstd, cudaStream_t s);
 // From backward partials (bn_act_backward_sums, channel_sums_nhwc mode 1):
-// dweight += sum(dy * xhat), dbias += sum(dy) (either may be null), and coef ([3C]) for dx = A * dy + B * x + D: train (through the batch statistics) or eval.
+// dweight += sum(dy * xhat), dbias += sum(dy) (either may be null), and coef ([4C]: A, B, D,
+// mean) for dx = A * dy + B * (x - mean) + D: train (through the batch statistics) or eval.
 void bn_backward_finalize(const double* partials, int splits, int64_t c, int64_t count,
                           bool train, const float* weight, const float* mean, const float* invstd,
                           float* dweight, float* dbias, float* coef, cudaStream_t s);
@@ -132,7 +131,8 @@ template <typename T>
 void bn_act_backward_sums(const T* dy, const same_t<T>* y, const T* x, const float* mean,
                           const float* invstd, int64_t n, int64_t c, int64_t hw, int splits,
                           double* partials, cudaStream_t s);
-// dx = (or +=) coef[c] * dz + coef[C + c] * x + coef[2C + c] and dr = (or +=) dz, dz as above;
+// dx = (or +=) coef[c] * dz + coef[C + c] * (x - coef[3C + c]) + coef[2C + c] and dr = (or +=)
+// dz, dz as above;
 // dx or dr may be null.
 template <typename T>
 void bn_act_backward_apply(const T* dy, const same_t<T>* y, const T* x, same_t<T>* dx,
@@ -156,7 +156,7 @@ void channel_sums_nhwc(int mode, const T* a, const same_t<T>* b, const same_t<T>
 template <typename T>
 void bn_apply_nhwc(const T* x, const same_t<T>* r, T* y, const float* coef, int64_t rows,
                    int64_t c, bool relu, cudaStream_t s);
-// dx = (or +=) coef[c] * dz + coef[C + c] * x + coef[2C + c] and dr = (or +=) dz, dz as in
+// dx = (or +=) coef[c] * dz + coef[C + c] * (x - coef[3C + c]) + coef[2C + c] and dr = (or +=) dz, dz as in
 // channel_sums_nhwc mode 1; dx or dr may be null.
 template <typename T>
 void bn_backward_apply_nhwc(const T* dy, const same_t<T>* relu_y, const T* x, same_t<T>* dx,

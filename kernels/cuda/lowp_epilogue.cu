@@ -26,6 +26,7 @@
 #include "engine/core/error.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/lowp_epilogue.h"
 
 namespace te::cuda::launch::lowp {
@@ -165,7 +166,7 @@ void add_channel_bias(void* y, DType y_type, const void* bias, DType bias_type, 
       using Y = typename decltype(yt)::type;
       using B = typename decltype(bt)::type;
       if (n * c * hw == 0) return;
-      add_channel_bias_kernel<Y, B><<<plane_grid(n, c, hw), dev::kThreads, 0, s>>>(
+      TE_LAUNCH(plane_grid(n, c, hw), dev::kThreads, 0, s, add_channel_bias_kernel<Y, B>)(
           static_cast<Y*>(y), static_cast<const B*>(bias), n, c, hw);
       TE_CUDA_CHECK_LAUNCH("lowp::add_channel_bias_kernel");
     });
@@ -180,7 +181,7 @@ void add_row_bias(void* y, DType y_type, const void* bias, DType bias_type, int6
       using Y = typename decltype(yt)::type;
       using B = typename decltype(bt)::type;
       if (rows * cols == 0) return;
-      add_row_bias_kernel<Y, B><<<dev::grid_for(rows * cols), dev::kThreads, 0, s>>>(
+      TE_LAUNCH(dev::grid_for(rows * cols), dev::kThreads, 0, s, add_row_bias_kernel<Y, B>)(
           static_cast<Y*>(y), static_cast<const B*>(bias), rows, cols);
       TE_CUDA_CHECK_LAUNCH("lowp::add_row_bias_kernel");
     });
@@ -195,7 +196,7 @@ void add_channel_sums(const void* dy, DType dy_type, int64_t n, int64_t c, int64
       using T = typename decltype(dt)::type;
       using O = typename decltype(ot)::type;
       if (c == 0 || n * hw == 0) return;
-      channel_sums_kernel<T, O><<<channel_blocks(c), dev::kThreads, 0, s>>>(
+      TE_LAUNCH(channel_blocks(c), dev::kThreads, 0, s, channel_sums_kernel<T, O>)(
           static_cast<const T*>(dy), n, c, hw, static_cast<O*>(out));
       TE_CUDA_CHECK_LAUNCH("lowp::channel_sums_kernel");
     });
@@ -211,7 +212,7 @@ void add_channel_bias_nhwc(void* y, DType y_type, const void* bias, DType bias_t
       using B = typename decltype(bt)::type;
       if (m * c == 0) return;
       // In NHWC memory the bias add is a row-bias add over [N*H*W, C].
-      add_row_bias_kernel<Y, B><<<dev::grid_for(m * c), dev::kThreads, 0, s>>>(
+      TE_LAUNCH(dev::grid_for(m * c), dev::kThreads, 0, s, add_row_bias_kernel<Y, B>)(
           static_cast<Y*>(y), static_cast<const B*>(bias), m, c);
       TE_CUDA_CHECK_LAUNCH("lowp::add_row_bias_kernel (NHWC channel bias)");
     });
@@ -240,10 +241,10 @@ void add_channel_sums_nhwc(const void* dy, DType dy_type, int64_t m, int64_t c, 
       const dim3 block(kNhwcChannels, kNhwcRows);
       const dim3 grid(static_cast<unsigned>((c + kNhwcChannels - 1) / kNhwcChannels),
                       static_cast<unsigned>(splits));
-      channel_partials_nhwc_kernel<T><<<grid, block, 0, s>>>(static_cast<const T*>(dy), m, c,
+      TE_LAUNCH(grid, block, 0, s, channel_partials_nhwc_kernel<T>)(static_cast<const T*>(dy), m, c,
                                                             partials);
       TE_CUDA_CHECK_LAUNCH("lowp::channel_partials_nhwc_kernel");
-      add_channel_partials_nhwc_kernel<O><<<dev::grid_for(c), dev::kThreads, 0, s>>>(
+      TE_LAUNCH(dev::grid_for(c), dev::kThreads, 0, s, add_channel_partials_nhwc_kernel<O>)(
           partials, splits, c, static_cast<O*>(out));
       TE_CUDA_CHECK_LAUNCH("lowp::add_channel_partials_nhwc_kernel");
     });
@@ -258,7 +259,7 @@ void add_column_sums(const void* x, DType x_type, int64_t rows, int64_t cols, vo
       using T = typename decltype(xt)::type;
       using O = typename decltype(ot)::type;
       if (cols == 0 || rows == 0) return;
-      column_sums_kernel<T, O><<<dev::grid_for(cols), dev::kThreads, 0, s>>>(
+      TE_LAUNCH(dev::grid_for(cols), dev::kThreads, 0, s, column_sums_kernel<T, O>)(
           static_cast<const T*>(x), rows, cols, static_cast<O*>(out));
       TE_CUDA_CHECK_LAUNCH("lowp::column_sums_kernel");
     });
@@ -273,7 +274,7 @@ void add_converted(const void* src, DType src_type, void* dst, DType dst_type, i
       using S = typename decltype(st)::type;
       using D = typename decltype(dt)::type;
       if (n == 0) return;
-      add_converted_kernel<S, D><<<dev::grid_for(n), dev::kThreads, 0, s>>>(
+      TE_LAUNCH(dev::grid_for(n), dev::kThreads, 0, s, add_converted_kernel<S, D>)(
           static_cast<const S*>(src), static_cast<D*>(dst), n);
       TE_CUDA_CHECK_LAUNCH("lowp::add_converted_kernel");
     });

@@ -4,6 +4,7 @@
 // (float, bf16 or f16), the same expression as the NCHW kernel in rows.cu.
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/storage.cuh"
 
@@ -11,9 +12,10 @@ namespace te::cuda::launch {
 namespace {
 // One thread per element, grid-stride: consecutive threads read consecutive bytes and write
 // consecutive outputs (both sides coalesced, unlike the transposing NCHW kernel).
+// __grid_constant__: a.scale[ch] is read in place (no local-memory copy of the parameter).
 template <typename T>
 __global__ void normalize_to_nhwc_kernel(const uint8_t* in, T* out, int64_t total, int64_t c,
-                                         ChannelAffine a) {
+                                         const __grid_constant__ ChannelAffine a) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
        i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t ch = i % c;
@@ -27,7 +29,7 @@ void normalize_u8_nhwc_to_nhwc(const uint8_t* in, T* out, int64_t pixels, int64_
                                const ChannelAffine& affine, cudaStream_t s) {
   const int64_t total = pixels * c;
   if (total == 0) return;
-  normalize_to_nhwc_kernel<<<dev::grid_for(total), dev::kThreads, 0, s>>>(in, out, total, c,
+  TE_LAUNCH(dev::grid_for(total), dev::kThreads, 0, s, normalize_to_nhwc_kernel<T>)(in, out, total, c,
                                                                           affine);
   TE_CUDA_CHECK_LAUNCH("normalize_to_nhwc_kernel");
 }

@@ -4,6 +4,7 @@
 // so both backends agree to rounding.
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/launchers.h"
 
 namespace te::cuda::launch {
@@ -48,7 +49,7 @@ __global__ void adamw_kernel(float* p, const float* g, float* m, float* v, const
 void sgd_step(float* p, const float* g, float* buf, const uint8_t* mask, int64_t n, float lr,
               float momentum, float weight_decay, bool nesterov, bool first_step, cudaStream_t s) {
   if (n == 0) return;
-  sgd_kernel<<<dev::grid_for(n), dev::kThreads, 0, s>>>(p, g, momentum != 0 ? buf : nullptr, mask,
+  TE_LAUNCH(dev::grid_for(n), dev::kThreads, 0, s, sgd_kernel)(p, g, momentum != 0 ? buf : nullptr, mask,
                                                          n, lr, momentum, weight_decay, nesterov,
                                                          first_step);
   TE_CUDA_CHECK_LAUNCH("sgd_kernel");
@@ -58,7 +59,7 @@ void adamw_step(float* p, const float* g, float* m, float* v, const uint8_t* mas
                 float decay_factor, float one_minus_beta1, float beta2, float one_minus_beta2,
                 float eps, float step_size, float bias_correction2_sqrt, cudaStream_t s) {
   if (n == 0) return;
-  adamw_kernel<<<dev::grid_for(n), dev::kThreads, 0, s>>>(p, g, m, v, mask, n, decay_factor,
+  TE_LAUNCH(dev::grid_for(n), dev::kThreads, 0, s, adamw_kernel)(p, g, m, v, mask, n, decay_factor,
                                                            one_minus_beta1, beta2, one_minus_beta2,
                                                            eps, step_size, bias_correction2_sqrt);
   TE_CUDA_CHECK_LAUNCH("adamw_kernel");

@@ -9,6 +9,7 @@
 // (max_backward_shared_kernel). Window arithmetic: pool_window.cuh, shared with pool_nhwc.cu.
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/pool_window.cuh"
 #include "kernels/cuda/storage.cuh"
@@ -77,7 +78,7 @@ template <typename T>
 __global__ void max_backward_shared_kernel(const T* dy, const int32_t* argmax, T* dx,
                                            int64_t planes, int64_t in_plane, int64_t out_plane,
                                            int64_t tile, bool accumulate, bool deterministic) {
-  extern __shared__ float acc[];
+  TE_DYNAMIC_SHARED(float, acc);
   for (int64_t pl = blockIdx.x; pl < planes; pl += gridDim.x) {
     const T* g = dy + pl * out_plane;
     const int32_t* am = argmax + pl * out_plane;
@@ -179,7 +180,7 @@ int64_t shared_tile_floats() {
     TE_CUDA_CHECK(cudaGetDevice(&device));
     TE_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
     if (optin < 48 * 1024) optin = 48 * 1024;  // every GPU we build for allows this without opting in
-    TE_CUDA_CHECK(cudaFuncSetAttribute(max_backward_shared_kernel<T>,
+    TE_CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(&max_backward_shared_kernel<T>),
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, optin));
     return static_cast<int64_t>(optin / sizeof(float));
   }();
@@ -193,10 +194,10 @@ void launch_max_backward(const float* dy, const int32_t* argmax, float* dx, int6
   if (!accumulate) TE_CUDA_CHECK(cudaMemsetAsync(dx, 0, planes * in_plane * sizeof(float), s));
   if (out_plane == 0) return;
   if (deterministic) {
-    max_backward_ordered_kernel<<<dev::grid_for(planes, 128), 128, 0, s>>>(dy, argmax, dx, planes,
+    TE_LAUNCH(dev::grid_for(planes, 128), 128, 0, s, max_backward_ordered_kernel)(dy, argmax, dx, planes,
                                                                            in_plane, out_plane);
   } else {
-    max_backward_atomic_kernel<<<dev::grid_for(planes * out_plane), dev::kThreads, 0, s>>>(
+    TE_LAUNCH(dev::grid_for(planes * out_plane), dev::kThreads, 0, s, max_backward_atomic_kernel)(
         dy, argmax, dx, planes, in_plane, out_plane);
   }
   TE_CUDA_CHECK_LAUNCH("max_backward kernel");
@@ -210,7 +211,7 @@ void launch_max_backward(const T* dy, const int32_t* argmax, T* dx, int64_t plan
   const int64_t most = shared_tile_floats<T>();
   const int64_t tile = in_plane < most ? in_plane : most;
   const unsigned blocks = static_cast<unsigned>(planes < 65535 ? planes : 65535);
-  max_backward_shared_kernel<T><<<blocks, dev::kThreads, tile * sizeof(float), s>>>(
+  TE_LAUNCH(blocks, dev::kThreads, tile * sizeof(float), s, max_backward_shared_kernel<T>)(
       dy, argmax, dx, planes, in_plane, out_plane, tile, accumulate, deterministic);
   TE_CUDA_CHECK_LAUNCH("max_backward_shared_kernel");
 }
@@ -220,7 +221,7 @@ template <typename T>
 void max_pool_forward(const T* x, T* y, int32_t* argmax, const PoolGeometry& g, cudaStream_t s) {
   const int64_t total = g.planes * g.oh * g.ow;
   if (total == 0) return;
-  max_forward_kernel<<<dev::grid_for(total), dev::kThreads, 0, s>>>(x, y, argmax, g);
+  TE_LAUNCH(dev::grid_for(total), dev::kThreads, 0, s, max_forward_kernel<T>)(x, y, argmax, g);
   TE_CUDA_CHECK_LAUNCH("max_forward_kernel");
 }
 
@@ -236,7 +237,7 @@ template <typename T>
 void avg_pool_forward(const T* x, T* y, const PoolGeometry& g, cudaStream_t s) {
   const int64_t total = g.planes * g.oh * g.ow;
   if (total == 0) return;
-  avg_forward_kernel<<<dev::grid_for(total), dev::kThreads, 0, s>>>(x, y, g);
+  TE_LAUNCH(dev::grid_for(total), dev::kThreads, 0, s, avg_forward_kernel<T>)(x, y, g);
   TE_CUDA_CHECK_LAUNCH("avg_forward_kernel");
 }
 
@@ -245,14 +246,14 @@ void avg_pool_backward(const T* dy, T* dx, const PoolGeometry& g, bool accumulat
                        cudaStream_t s) {
   const int64_t total = g.planes * g.h * g.w;
   if (total == 0) return;
-  avg_backward_kernel<<<dev::grid_for(total), dev::kThreads, 0, s>>>(dy, dx, g, accumulate);
+  TE_LAUNCH(dev::grid_for(total), dev::kThreads, 0, s, avg_backward_kernel<T>)(dy, dx, g, accumulate);
   TE_CUDA_CHECK_LAUNCH("avg_backward_kernel");
 }
 
 template <typename T>
 void global_avg_pool_forward(const T* x, T* y, int64_t planes, int64_t hw, cudaStream_t s) {
   if (planes == 0) return;
-  global_avg_forward_kernel<<<dev::grid_for(planes * 32), dev::kThreads, 0, s>>>(x, y, planes, hw);
+  TE_LAUNCH(dev::grid_for(planes * 32), dev::kThreads, 0, s, global_avg_forward_kernel<T>)(x, y, planes, hw);
   TE_CUDA_CHECK_LAUNCH("global_avg_forward_kernel");
 }
 
@@ -260,7 +261,7 @@ template <typename T>
 void global_avg_pool_backward(const T* dy, T* dx, int64_t planes, int64_t hw, bool accumulate,
                               cudaStream_t s) {
   if (planes * hw == 0) return;
-  global_avg_backward_kernel<<<dev::grid_for(planes * hw), dev::kThreads, 0, s>>>(dy, dx, planes,
+  TE_LAUNCH(dev::grid_for(planes * hw), dev::kThreads, 0, s, global_avg_backward_kernel<T>)(dy, dx, planes,
                                                                                   hw, accumulate);
   TE_CUDA_CHECK_LAUNCH("global_avg_backward_kernel");
 }

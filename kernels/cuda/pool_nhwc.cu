@@ -9,6 +9,7 @@
 // double), round once on store; argmax is i32 and holds ih * W + iw as for NCHW.
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/pool_window.cuh"
 #include "kernels/cuda/storage.cuh"
@@ -92,7 +93,7 @@ __global__ void max_backward_nhwc_shared_kernel(const T* dy, const int32_t* argm
                                                 int64_t n, int64_t c, int64_t in_hw,
                                                 int64_t out_hw, int64_t cb, int64_t tile,
                                                 bool accumulate, bool deterministic) {
-  extern __shared__ float acc[];
+  TE_DYNAMIC_SHARED(float, acc);
   const int64_t groups = (c + cb - 1) / cb;
   for (int64_t u = blockIdx.x; u < n * groups; u += gridDim.x) {
     const int64_t img = u / groups, c0 = (u % groups) * cb;
@@ -224,7 +225,7 @@ int64_t nhwc_shared_floats() {
     TE_CUDA_CHECK(cudaGetDevice(&device));
     TE_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
     if (optin < 48 * 1024) optin = 48 * 1024;
-    TE_CUDA_CHECK(cudaFuncSetAttribute(max_backward_nhwc_shared_kernel<T>,
+    TE_CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(&max_backward_nhwc_shared_kernel<T>),
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, optin));
     return static_cast<int64_t>(optin / sizeof(float));
   }();
@@ -238,10 +239,10 @@ void launch_max_backward_nhwc(const float* dy, const int32_t* argmax, float* dx,
   if (!accumulate) TE_CUDA_CHECK(cudaMemsetAsync(dx, 0, n * in_hw * c * sizeof(float), s));
   if (out_hw == 0) return;
   if (deterministic) {
-    max_backward_nhwc_ordered_kernel<<<dev::grid_for(n * c, 128), 128, 0, s>>>(dy, argmax, dx, n,
+    TE_LAUNCH(dev::grid_for(n * c, 128), 128, 0, s, max_backward_nhwc_ordered_kernel)(dy, argmax, dx, n,
                                                                               c, in_hw, out_hw);
   } else {
-    max_backward_nhwc_atomic_kernel<<<dev::grid_for(n * out_hw * c), dev::kThreads, 0, s>>>(
+    TE_LAUNCH(dev::grid_for(n * out_hw * c), dev::kThreads, 0, s, max_backward_nhwc_atomic_kernel)(
         dy, argmax, dx, n, c, in_hw, out_hw);
   }
   TE_CUDA_CHECK_LAUNCH("max_backward_nhwc kernel");
@@ -257,7 +258,7 @@ void launch_max_backward_nhwc(const T* dy, const int32_t* argmax, T* dx, int64_t
   const int64_t tile = in_hw < most ? in_hw : most;
   const int64_t units = n * ((c + cb - 1) / cb);
   const unsigned blocks = static_cast<unsigned>(units < 65535 ? units : 65535);
-  max_backward_nhwc_shared_kernel<T><<<blocks, dev::kThreads, tile * cb * sizeof(float), s>>>(
+  TE_LAUNCH(blocks, dev::kThreads, tile * cb * sizeof(float), s, max_backward_nhwc_shared_kernel<T>)(
       dy, argmax, dx, n, c, in_hw, out_hw, cb, tile, accumulate, deterministic);
   TE_CUDA_CHECK_LAUNCH("max_backward_nhwc_shared_kernel");
 }
@@ -268,7 +269,7 @@ void max_pool_forward_nhwc(const T* x, T* y, int32_t* argmax, const PoolGeometry
                            cudaStream_t s) {
   const int64_t total = g.planes * g.oh * g.ow;
   if (total == 0) return;
-  max_forward_nhwc_kernel<<<dev::grid_for(total), dev::kThreads, 0, s>>>(x, y, argmax, g, c);
+  TE_LAUNCH(dev::grid_for(total), dev::kThreads, 0, s, max_forward_nhwc_kernel<T>)(x, y, argmax, g, c);
   TE_CUDA_CHECK_LAUNCH("max_forward_nhwc_kernel");
 }
 
@@ -284,7 +285,7 @@ template <typename T>
 void avg_pool_forward_nhwc(const T* x, T* y, const PoolGeometry& g, int64_t c, cudaStream_t s) {
   const int64_t total = g.planes * g.oh * g.ow;
   if (total == 0) return;
-  avg_forward_nhwc_kernel<<<dev::grid_for(total), dev::kThreads, 0, s>>>(x, y, g, c);
+  TE_LAUNCH(dev::grid_for(total), dev::kThreads, 0, s, avg_forward_nhwc_kernel<T>)(x, y, g, c);
   TE_CUDA_CHECK_LAUNCH("avg_forward_nhwc_kernel");
 }
 
@@ -293,7 +294,7 @@ void avg_pool_backward_nhwc(const T* dy, T* dx, const PoolGeometry& g, int64_t c
                             bool accumulate, cudaStream_t s) {
   const int64_t total = g.planes * g.h * g.w;
   if (total == 0) return;
-  avg_backward_nhwc_kernel<<<dev::grid_for(total), dev::kThreads, 0, s>>>(dy, dx, g, c,
+  TE_LAUNCH(dev::grid_for(total), dev::kThreads, 0, s, avg_backward_nhwc_kernel<T>)(dy, dx, g, c,
                                                                           accumulate);
   TE_CUDA_CHECK_LAUNCH("avg_backward_nhwc_kernel");
 }
@@ -304,7 +305,7 @@ void global_avg_pool_forward_nhwc(const T* x, T* y, int64_t n, int64_t c, int64_
   const int64_t units = n * ((c + 31) / 32);
   if (units == 0) return;
   const unsigned blocks = static_cast<unsigned>(units < 65535 ? units : 65535);
-  global_avg_forward_nhwc_kernel<<<blocks, dim3(32, kRows), 0, s>>>(x, y, n, c, hw);
+  TE_LAUNCH(blocks, dim3(32, kRows), 0, s, global_avg_forward_nhwc_kernel<T>)(x, y, n, c, hw);
   TE_CUDA_CHECK_LAUNCH("global_avg_forward_nhwc_kernel");
 }
 
@@ -312,7 +313,7 @@ template <typename T>
 void global_avg_pool_backward_nhwc(const T* dy, T* dx, int64_t n, int64_t c, int64_t hw,
                                    bool accumulate, cudaStream_t s) {
   if (n * c * hw == 0) return;
-  global_avg_backward_nhwc_kernel<<<dev::grid_for(n * hw * c), dev::kThreads, 0, s>>>(
+  TE_LAUNCH(dev::grid_for(n * hw * c), dev::kThreads, 0, s, global_avg_backward_nhwc_kernel<T>)(
       dy, dx, n, c, hw, accumulate);
   TE_CUDA_CHECK_LAUNCH("global_avg_backward_nhwc_kernel");
 }

@@ -1,5 +1,6 @@
 #include <cuda_runtime.h>
 
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/probe.h"
 
 namespace te::cuda {
@@ -23,7 +24,7 @@ std::string probe_kernel_launch(int device) {
   int* d = nullptr;
   err = cudaMalloc(&d, sizeof(int));
   if (err != cudaSuccess) return describe(err, "cudaMalloc");
-  probe_kernel<<<1, 1>>>(d);
+  TE_LAUNCH(1, 1, 0, 0, probe_kernel)(d);
   err = cudaGetLastError();
   int value = 0;
   if (err == cudaSuccess) err = cudaMemcpy(&value, d, sizeof(int), cudaMemcpyDeviceToHost);

@@ -2,6 +2,7 @@
 // output is the storage type T, float, bf16 or f16: computed in float, rounded once).
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/storage.cuh"
 
@@ -28,9 +29,10 @@ __global__ void column_sums_kernel(const float* x, int64_t rows, int64_t cols, f
 
 // One thread per output element (n, c, p) of the NCHW result; it reads in[n, p, c] (stride C
 // between neighbours: the input is 4x smaller than the output, so the write side dominates).
+// __grid_constant__: a.scale[ch] is read in place (no local-memory copy of the parameter).
 template <typename T>
 __global__ void normalize_kernel(const uint8_t* in, T* out, int64_t n, int64_t hw, int64_t c,
-                                 ChannelAffine a) {
+                                 const __grid_constant__ ChannelAffine a) {
   const int64_t total = n * c * hw;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
        i += int64_t(gridDim.x) * blockDim.x) {
@@ -42,13 +44,13 @@ __global__ void normalize_kernel(const uint8_t* in, T* out, int64_t n, int64_t h
 
 void add_row_bias(float* y, const float* bias, int64_t rows, int64_t cols, cudaStream_t s) {
   if (rows * cols == 0) return;
-  add_row_bias_kernel<<<dev::grid_for(rows * cols), dev::kThreads, 0, s>>>(y, bias, rows, cols);
+  TE_LAUNCH(dev::grid_for(rows * cols), dev::kThreads, 0, s, add_row_bias_kernel)(y, bias, rows, cols);
   TE_CUDA_CHECK_LAUNCH("add_row_bias_kernel");
 }
 
 void add_column_sums(const float* x, int64_t rows, int64_t cols, float* out, cudaStream_t s) {
   if (cols == 0) return;
-  column_sums_kernel<<<dev::grid_for(cols), dev::kThreads, 0, s>>>(x, rows, cols, out);
+  TE_LAUNCH(dev::grid_for(cols), dev::kThreads, 0, s, column_sums_kernel)(x, rows, cols, out);
   TE_CUDA_CHECK_LAUNCH("column_sums_kernel");
 }
 
@@ -56,7 +58,7 @@ template <typename T>
 void normalize_u8_nhwc(const uint8_t* in, T* out, int64_t n, int64_t hw, int64_t c,
                        const ChannelAffine& affine, cudaStream_t s) {
   if (n * hw * c == 0) return;
-  normalize_kernel<<<dev::grid_for(n * hw * c), dev::kThreads, 0, s>>>(in, out, n, hw, c, affine);
+  TE_LAUNCH(dev::grid_for(n * hw * c), dev::kThreads, 0, s, normalize_kernel<T>)(in, out, n, hw, c, affine);
   TE_CUDA_CHECK_LAUNCH("normalize_kernel");
 }
 

@@ -7,6 +7,7 @@
 //   grad_k   = grad_scale * (p_k - target_k)
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/launchers.h"
 
 namespace te::cuda::launch {
@@ -78,7 +79,7 @@ __device__ inline void better(float& v, int64_t& idx, float ov, int64_t oidx) {
 }
 
 __global__ void argmax_kernel(const float* logits, int64_t k, const int32_t* labels,
-                              int32_t* argmax, unsigned long long* count) {
+                              unsigned long long* count) {
   __shared__ float sv[32];
   __shared__ int64_t si[32];
   const int64_t row = blockIdx.x;
@@ -97,8 +98,7 @@ __global__ void argmax_kernel(const float* logits, int64_t k, const int32_t* lab
   if (threadIdx.x == 0) {
     for (int w = 1; w < (blockDim.x + 31) / 32; ++w) better(v, idx, sv[w], si[w]);
     if (idx >= k) idx = 0;  // a row of NaNs: report class 0, like a first-index scan would
-    if (argmax) argmax[row] = static_cast<int32_t>(idx);
-    if (count && labels && labels[row] == idx) atomicAdd(count, 1ull);
+    if (labels[row] == idx) atomicAdd(count, 1ull);
   }
 }
 }  // namespace
@@ -107,7 +107,7 @@ void softmax_xent(const float* logits, const int32_t* labels, int64_t rows, int6
                   float label_smoothing, float* probs, double* row_loss, float* grad,
                   float grad_scale, int* bad_row, cudaStream_t s) {
   if (rows == 0 || k == 0) return;
-  softmax_xent_kernel<<<static_cast<unsigned>(rows), kRowThreads, 0, s>>>(
+  TE_LAUNCH(static_cast<unsigned>(rows), kRowThreads, 0, s, softmax_xent_kernel)(
       logits, labels, k, label_smoothing, probs, row_loss, grad, grad_scale, bad_row);
   TE_CUDA_CHECK_LAUNCH("softmax_xent_kernel");
 }
@@ -115,7 +115,7 @@ void softmax_xent(const float* logits, const int32_t* labels, int64_t rows, int6
 void softmax_xent_backward(const float* probs, const int32_t* labels, int64_t rows, int64_t k,
                            float label_smoothing, float grad_scale, float* grad, cudaStream_t s) {
   if (rows == 0 || k == 0) return;
-  softmax_xent_backward_kernel<<<dev::grid_for(rows * k), dev::kThreads, 0, s>>>(
+  TE_LAUNCH(dev::grid_for(rows * k), dev::kThreads, 0, s, softmax_xent_backward_kernel)(
       probs, labels, rows, k, label_smoothing, grad_scale, grad);
   TE_CUDA_CHECK_LAUNCH("softmax_xent_backward_kernel");
 }
@@ -123,13 +123,7 @@ void softmax_xent_backward(const float* probs, const int32_t* labels, int64_t ro
 void count_correct(const float* logits, const int32_t* labels, int64_t rows, int64_t k,
                    unsigned long long* count, cudaStream_t s) {
   if (rows == 0 || k == 0) return;
-  argmax_kernel<<<static_cast<unsigned>(rows), 128, 0, s>>>(logits, k, labels, nullptr, count);
-  TE_CUDA_CHECK_LAUNCH("argmax_kernel");
-}
-
-void argmax_rows(const float* logits, int64_t rows, int64_t k, int32_t* argmax, cudaStream_t s) {
-  if (rows == 0 || k == 0) return;
-  argmax_kernel<<<static_cast<unsigned>(rows), 128, 0, s>>>(logits, k, nullptr, argmax, nullptr);
+  TE_LAUNCH(static_cast<unsigned>(rows), 128, 0, s, argmax_kernel)(logits, k, labels, count);
   TE_CUDA_CHECK_LAUNCH("argmax_kernel");
 }
 

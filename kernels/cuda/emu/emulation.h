@@ -1,0 +1,26 @@
+#pragma once
+// Switches of the SIMT emulation, for tests and for the environment:
+//   TE_EMU_RACECHECK=1        run every launch twice, the threads of each block in forward and
+//                             in reverse order, and fail when the device memory they leave
+//                             differs (a race between barriers)
+//   TE_EMU_ORDER=reverse      run the threads of a block in reverse order (default forward)
+#include <cstdint>
+
+namespace te::emu {
+
+enum class ThreadOrder { Forward, Reverse };
+
+struct EmulationOptions {
+  bool race_check = false;
+  ThreadOrder order = ThreadOrder::Forward;
+};
+
+// Read from the environment on first use; set_options overrides them (tests).
+const EmulationOptions& options();
+void set_options(const EmulationOptions& options);
+
+// Launches the race check could not compare because they used float atomics.
+void note_race_check_skipped();
+uint64_t race_checks_skipped();
+
+}  // namespace te::emu
