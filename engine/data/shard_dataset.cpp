@@ -14,6 +14,7 @@
 #include "engine/core/error.h"
 #include "engine/data/dataset.h"
 #include "engine/data/shard_format.h"
+#include "engine/io/json_numbers.h"
 
 namespace te {
 namespace {
@@ -71,10 +72,10 @@ class ShardDataset final : public Dataset {
         throw DataError("'" + meta_path + "' is not a version " +
                         std::to_string(kShardFormatVersion) + " te-shards file");
       raw_ = meta.at("encoding") == "raw";
-      channels_ = meta.at("channels").get<int64_t>();
+      channels_ = json_int64(meta.at("channels"));
       names_ = meta.at("classes").get<std::vector<std::string>>();
-      const int64_t count = meta.at("count").get<int64_t>();
-      const int64_t shards = meta.at("shards").get<int64_t>();
+      const int64_t count = json_int64(meta.at("count"));
+      const int64_t shards = json_int64(meta.at("shards"));
       if (channels_ != 1 && channels_ != 3)
         throw DataError("'" + meta_path + "': channels is " + std::to_string(channels_) +
                         ", expected 1 or 3");
@@ -92,6 +93,8 @@ class ShardDataset final : public Dataset {
       for (int64_t s = 0; s < shards; ++s)
         files_.push_back(std::make_unique<MappedFile>((fs::path(dir) / shard_file_name(s)).string()));
     } catch (const nlohmann::json::exception& e) {
+      throw DataError("bad shard metadata '" + meta_path + "': " + e.what());
+    } catch (const std::invalid_argument& e) {
       throw DataError("bad shard metadata '" + meta_path + "': " + e.what());
     }
     if (records_.empty()) throw DataError("shard folder '" + dir + "' holds no images");

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/core/error.h"
+#include "engine/io/json_numbers.h"
 #include "engine/io/safetensors.h"
 
 namespace te {
@@ -45,10 +46,10 @@ ModelInfo ModelInfo::from_metadata(const std::map<std::string, std::string>& m,
   ModelInfo info;
   try {
     info.model = YAML::Load(get("te.model"));
-    info.input_chw = Shape(nlohmann::json::parse(get("te.input_chw")).get<std::vector<int64_t>>());
+    info.input_chw = Shape(json_int64_list(nlohmann::json::parse(get("te.input_chw"))));
     info.class_names = nlohmann::json::parse(get("te.class_names")).get<std::vector<std::string>>();
-    info.mean = nlohmann::json::parse(get("te.mean")).get<std::vector<float>>();
-    info.std = nlohmann::json::parse(get("te.std")).get<std::vector<float>>();
+    info.mean = json_float_list(nlohmann::json::parse(get("te.mean")));
+    info.std = json_float_list(nlohmann::json::parse(get("te.std")));
     info.resize_ratio = nlohmann::json::parse(get("te.resize_ratio")).get<double>();
   } catch (const IoError&) {
     throw;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/core/error.h"
+#include "engine/io/json_numbers.h"
 
 namespace te {
 
@@ -23,6 +24,7 @@ std::string TrainingState::to_json() const {
   j["epoch_seconds"] = epoch_seconds;
   j["loss_scale"] = loss_scale;
   j["loss_scale_clean_steps"] = loss_scale_clean_steps;
+  j["world_size"] = world_size;
   return j.dump();
 }
 
@@ -30,22 +32,24 @@ TrainingState TrainingState::from_json(const std::string& text, const std::strin
   TrainingState s;
   try {
     const nlohmann::json j = nlohmann::json::parse(text);
-    s.epoch = j.at("epoch").get<int64_t>();
-    s.batch = j.at("batch").get<int64_t>();
-    s.step = j.at("step").get<int64_t>();
-    s.seed = j.at("seed").get<uint64_t>();
-    s.bad_steps = j.at("bad_steps").get<int64_t>();
-    s.skipped_steps = j.at("skipped_steps").get<int64_t>();
+    s.epoch = json_int64(j.at("epoch"));
+    s.batch = json_int64(j.at("batch"));
+    s.step = json_int64(j.at("step"));
+    s.seed = json_uint64(j.at("seed"));
+    s.bad_steps = json_int64(j.at("bad_steps"));
+    s.skipped_steps = json_int64(j.at("skipped_steps"));
     s.best_metric = j.at("best_metric").get<double>();
-    s.best_epoch = j.at("best_epoch").get<int64_t>();
+    s.best_epoch = json_int64(j.at("best_epoch"));
     s.epoch_loss_sum = j.at("epoch_loss_sum").get<double>();
-    s.epoch_loss_count = j.at("epoch_loss_count").get<int64_t>();
-    s.epoch_images = j.at("epoch_images").get<int64_t>();
-    s.epoch_correct = j.at("epoch_correct").get<int64_t>();
+    s.epoch_loss_count = json_int64(j.at("epoch_loss_count"));
+    s.epoch_images = json_int64(j.at("epoch_images"));
+    s.epoch_correct = json_int64(j.at("epoch_correct"));
     s.epoch_seconds = j.at("epoch_seconds").get<double>();
     // Absent in checkpoints written before fp16 existed: no scaling.
     s.loss_scale = j.value("loss_scale", 1.0);
-    s.loss_scale_clean_steps = j.value("loss_scale_clean_steps", int64_t{0});
+    s.loss_scale_clean_steps =
+        j.contains("loss_scale_clean_steps") ? json_int64(j.at("loss_scale_clean_steps")) : 0;
+    s.world_size = j.value("world_size", int64_t{1});  // absent: written by one process
   } catch (const std::exception& e) {
     throw IoError(source + ": malformed training state (" + e.what() + ")");
   }
@@ -59,6 +63,9 @@ TrainingState TrainingState::from_json(const std::string& text, const std::strin
     if (value < 0)
       throw IoError(source + ": malformed training state (" + name + " is " +
                     std::to_string(value) + ", expected >= 0)");
+  if (s.world_size < 1)
+    throw IoError(source + ": malformed training state (world_size is " +
+                  std::to_string(s.world_size) + ", expected >= 1)");
   return s;
 }
 

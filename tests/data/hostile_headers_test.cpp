@@ -88,6 +88,17 @@ TEST(HostileHeaders, ShardChannelsAndShardCountsOutOfRange) {
             std::string::npos);
 }
 
+TEST(HostileHeaders, ShardIntegersThatAreFloats) {
+  // fuzz_shards' finding: "shards": 1.7777e83 was cast to int64 with undefined behaviour.
+  for (const char* key : {"shards", "count", "channels"})
+    for (const double bad : {1.7777e83, 1.5}) {
+      ShardFolder f;
+      f.meta[key] = bad;
+      EXPECT_NE(data_error([&] { open_dataset(f.write()); }).find("expected an integer"),
+                std::string::npos) << key << " = " << bad;
+    }
+}
+
 TEST(HostileHeaders, PixelRecordWhoseSizeProductWraps) {
   TransformConfig cfg;
   cfg.image_size = 4;
