@@ -15,6 +15,7 @@ PACKAGES=(
   libonnx-dev libprotobuf-dev
   python3-venv
   dataset-fashion-mnist
+  libopenmpi-dev openmpi-bin  # data parallelism: MPI (optional at build time) and mpirun for the tests
 )
 if [ "${1:-}" = "--test" ]; then
   PACKAGES+=(python3-torchvision)

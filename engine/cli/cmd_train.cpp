@@ -10,8 +10,13 @@
 #include <vector>
 
 #include "engine/cli/device_select.h"
+#include "engine/cli/rank_device.h"
 #include "engine/config/run_config.h"
 #include "engine/core/error.h"
+#include "engine/distributed/launch_env.h"
+#include "engine/distributed/mpi_communicator.h"
+#include "engine/distributed/nccl_communicator.h"
+#include "engine/distributed/rank_logging.h"
 #include "engine/train/interrupt.h"
 #include "engine/train/logging.h"
 #include "engine/train/run_dir.h"
@@ -23,6 +28,7 @@ namespace {
 struct TrainOptions {
   std::string config, resume, device, out;
   std::vector<std::string> sets;
+  double collective_timeout = 300;  // data parallelism: seconds a rank waits for the others
 };
 
 int run_train(CLI::App& app, const TrainOptions& o) {
@@ -30,6 +36,9 @@ int run_train(CLI::App& app, const TrainOptions& o) {
     std::cout << app.help();
     return 0;
   }
+  // Launched as one of several ranks (mpirun, srun, torchrun-style variables)?
+  const LaunchInfo launch = detect_launch_from_environment();
+  if (launch.rank > 0) log_as_rank(launch.rank);
   RunConfig config;
   std::string run_dir;
   if (!o.resume.empty()) {
@@ -43,19 +52,37 @@ int run_train(CLI::App& app, const TrainOptions& o) {
     config = load_run_config(o.config, o.sets);
     run_dir = o.out.empty() ? default_run_dir(o.config) : o.out;
   }
-  RunPaths run = create_run_dir(run_dir);
-  log_to_console_and_file(run.log());
+  // Data parallelism: MPI first (rank 0 names the run directory: it has a timestamp); rank 0
+  // alone writes the directory and train.log.
+  std::unique_ptr<Communicator> mpi;
+  if (launch.distributed()) {
+    mpi = make_mpi_communicator(launch, o.collective_timeout);
+    run_dir = broadcast_string(*mpi, run_dir);
+  }
+  RunPaths run = launch.rank == 0 ? create_run_dir(run_dir) : RunPaths{run_dir};
+  if (launch.rank == 0) log_to_console_and_file(run.log());
+  if (launch.distributed()) spdlog::info("launched as {}", launch.describe());
   spdlog::info("trainer {} {} run dir {}", TE_VERSION, o.resume.empty() ? "starting," : "resuming,", run.root);
   const std::string request = o.device.empty() ? config.train.device : o.device;
 
   TrainerOptions options;
   options.run_dir = run_dir;
   options.resume = !o.resume.empty();
-  options.device = select_device(request, config.model);
+  options.device = mpi ? select_rank_device(request, config.model, launch, *mpi)
+                       : select_device(request, config.model);
+  if (mpi && options.device.is_cpu()) options.comm = std::move(mpi);
+  if (mpi) options.comm = make_nccl_communicator(std::move(mpi), o.collective_timeout);
   configure_gpu_numerics(options.device, config.train.deterministic, config.train.allow_tf32);
   install_stop_handlers();
   Trainer trainer(std::move(config), options);
-  const TrainSummary s = trainer.run();
+  TrainSummary s;
+  try {
+    s = trainer.run();
+  } catch (const Interrupted&) {
+    if (options.comm) options.comm->shutdown();  // every rank agreed to stop (checkpoint written)
+    throw;
+  }
+  if (options.comm) options.comm->shutdown();
   remove_stop_handlers();
   if (s.validated)
     spdlog::info("done: {} epochs, {} steps in {:.1f} s ({:.0f} img/s); final val accuracy {:.4f}, "
@@ -83,6 +110,9 @@ void register_train(CLI::App& app, std::vector<std::pair<CLI::App*, std::functio
       ->type_name("KEY=VALUE");
   app.add_option("--device", o->device, "cpu, cuda[:N] or auto (default: train.device, auto)");
   app.add_option("--out", o->out, "Run directory (default: runs/<config name>-<timestamp>)");
+  app.add_option("--collective-timeout", o->collective_timeout,
+                 "Data parallelism: seconds a rank waits in a collective before it exits, naming "
+                 "the operation (default 300; 0 waits forever)");
   runners.emplace_back(&app, [&app, o] { return run_train(app, *o); });
 }
 

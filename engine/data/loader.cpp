@@ -44,6 +44,11 @@ DataLoader::DataLoader(std::shared_ptr<Dataset> dataset, const Transform& transf
   if (options_.drop_last && dataset_->size() < options_.batch_size)
     throw DataError("data loader: drop_last with batch_size " + std::to_string(options_.batch_size) +
                     " leaves no batch of the " + std::to_string(dataset_->size()) + " samples");
+  if (options_.drop_last && batches_per_epoch() == 0)
+    throw DataError("data loader: " + std::to_string(options_.shard.count) + " ranks at batch_size " +
+                    std::to_string(options_.batch_size) + " need " +
+                    std::to_string(options_.shard.count * options_.batch_size) +
+                    " samples for one step, the data set has " + std::to_string(dataset_->size()));
   const int workers = options_.workers > 0
                           ? options_.workers
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -62,7 +67,8 @@ DataLoader::~DataLoader() {
 }
 
 int64_t DataLoader::batches_per_epoch() const {
-  const int64_t n = dataset_->size(), b = options_.batch_size;
+  const int64_t b = options_.batch_size;
+  const int64_t n = shard_size(dataset_->size(), b, options_.shard, options_.drop_last);
   return options_.drop_last ? n / b : (n + b - 1) / b;
 }
 
@@ -71,8 +77,11 @@ void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
   if (first_batch < 0 || first_batch > total)
     throw DataError("data loader: cannot resume at batch " + std::to_string(first_batch) +
                     " of an epoch of " + std::to_string(total) + " batches");
+  std::vector<int64_t> global = epoch_order(dataset_->size(), options_.shuffle, options_.seed, epoch);
   auto order = std::make_shared<const std::vector<int64_t>>(
-      epoch_order(dataset_->size(), options_.shuffle, options_.seed, epoch));
+      options_.shard.count > 1
+          ? shard_order(global, options_.batch_size, options_.shard, options_.drop_last)
+          : std::move(global));
   std::unique_lock<std::mutex> lock(mutex_);
   ++generation_;
   active_ = false;
@@ -125,7 +134,7 @@ void DataLoader::worker_loop() {
 
 Batch DataLoader::build_batch(int64_t b, int64_t epoch, const std::vector<int64_t>& order,
                               uint64_t generation) {
-  const int64_t n = dataset_->size();
+  const int64_t n = static_cast<int64_t>(order.size());  // this rank's share
   const int64_t begin = b * options_.batch_size;
   const int64_t count = std::min(options_.batch_size, n - begin);
   const TransformConfig& tc = transform_.config();
@@ -144,7 +153,7 @@ Batch DataLoader::build_batch(int64_t b, int64_t epoch, const std::vector<int64_
 
 int32_t DataLoader::load_sample(int64_t position, int64_t epoch, const std::vector<int64_t>& order,
                                 uint64_t generation, uint8_t* out) {
-  const int64_t n = dataset_->size();
+  const int64_t n = static_cast<int64_t>(order.size());  // this rank's share
   SampleData sample;
   for (int64_t step = 0; step < n; ++step) {
     if (generation_.load() != generation) throw Cancelled{};

@@ -32,6 +32,7 @@
 
 #include "engine/core/tensor.h"
 #include "engine/data/dataset.h"
+#include "engine/data/epoch_shard.h"
 #include "engine/data/transform.h"
 
 namespace te {
@@ -45,6 +46,9 @@ struct LoaderOptions {
   uint64_t seed = 0;
   double max_skip_fraction = 0.01;
   bool pin_memory = true;  // batches from pinned_host_allocator() (plain memory without CUDA)
+  // Data parallelism: this rank's share of each epoch's order (epoch_shard.h); batches and
+  // positions count within the share, and a bad file's place goes to the next sample of it.
+  EpochShard shard;
 };
 
 struct Batch {

@@ -93,9 +93,11 @@ Trainer::Impl::StepResult Trainer::Impl::train_step() {
   for (int64_t micro = 0; micro < accum; ++micro)
     r.loss += loss_sums[static_cast<size_t>(micro)] /
               static_cast<double>(rows[static_cast<size_t>(micro)] * accum);
+  reduce_step(r);  // data parallelism: the loss and counts over all ranks, so all decide alike
   bool finite = std::isfinite(r.loss);
   // Mixed precision: the gradients into the f32 masters, unscaled.
   graph->finish_backward(1.0 / scaler->scale());
+  if (finite) average_gradients();  // data parallelism: once per optimizer step
   r.lr = schedule->lr_at(state.step);
   // One reduction over the gradients per step (each is a pass and, on a GPU, a sync). The norm
   // is summed in double, so it is finite exactly when every gradient is: it doubles as the
@@ -130,6 +132,8 @@ Trainer::Impl::StepResult Trainer::Impl::train_step() {
 }
 
 void Trainer::Impl::save(const char* why) {
+  sync_buffers();  // data parallelism: the same running statistics on every rank
+  if (!root()) return dp->comm().barrier();  // rank 0 writes; the others wait for it
   state.loss_scale = scaler->scale();
   state.loss_scale_clean_steps = scaler->clean_steps();
   const CheckpointFiles files = checkpoint_files(run, state.epoch, state.step);
@@ -145,10 +149,12 @@ void Trainer::Impl::save(const char* why) {
   }
   prune_checkpoints(run, config.checkpoint.keep);
   spdlog::info("checkpoint ({}): {}", why, files.weights);
+  if (dp) dp->comm().barrier();
 }
 
 void Trainer::Impl::log_step_record(double loss_value, double lr, double images_per_s,
                                     double grad_norm) {
+  if (!metrics) return;  // data parallelism: rank 0 writes the metrics
   nlohmann::json rec = {{"type", "step"},   {"epoch", state.epoch + 1}, {"step", state.step},
                         {"loss", loss_value}, {"lr", lr},             {"images_per_s", images_per_s}};
   if (grad_norm >= 0) rec["grad_norm"] = grad_norm;
@@ -233,7 +239,7 @@ TrainSummary Trainer::run() {
       if (c.checkpoint.every_steps > 0 && s.step % c.checkpoint.every_steps == 0 && !last_step)
         m.save("every_steps");
       if (m.options.stop_at_step > 0 && s.step == m.options.stop_at_step) request_stop(SIGTERM);
-      if (stop_requested()) {
+      if (m.stop_agreed()) {
         m.progress->end_epoch();
         const int sig = stop_signal();
         m.save("interrupted");
@@ -263,7 +269,7 @@ TrainSummary Trainer::run() {
                           (epoch_number % c.train.eval_every_epochs == 0 || epoch_number == c.train.epochs);
     bool is_best = false;
     if (validate) {
-      const EvalResult v = evaluate(*m.graph, *m.val_loader, m.info.mean, m.info.std);
+      const EvalResult v = m.validate();
       rec["val_loss"] = v.loss;
       rec["val_accuracy"] = v.accuracy;
       summary.validated = true;
@@ -275,7 +281,7 @@ TrainSummary Trainer::run() {
       if (is_best) {
         s.best_metric = metric;
         s.best_epoch = epoch_number;
-        save_weights(m.run.best_weights(), *m.graph, m.info);
+        if (m.root()) save_weights(m.run.best_weights(), *m.graph, m.info);
       }
       spdlog::info("epoch {}/{}: train loss {:.4f} acc {:.4f} | val loss {:.4f} acc {:.4f}{} | "
                    "lr {:.5g} | {:.0f} img/s | {:.1f} s{}",
@@ -289,7 +295,7 @@ TrainSummary Trainer::run() {
                    skipped_text);
     }
     rec["best"] = is_best;
-    m.metrics->write(rec);
+    if (m.metrics) m.metrics->write(rec);
     if (m.tensorboard) {
       m.tensorboard->add_scalar("epoch/train_loss", train_loss, epoch_number);
       m.tensorboard->add_scalar("epoch/train_accuracy", train_acc, epoch_number);
@@ -311,10 +317,11 @@ TrainSummary Trainer::run() {
     s.epoch_images = 0;
     s.epoch_correct = 0;
     s.epoch_seconds = 0;
+    const bool stop_now = m.stop_agreed();
     const bool last_epoch = s.epoch == c.train.epochs;
     const bool periodic = c.checkpoint.every_epochs > 0 && s.epoch % c.checkpoint.every_epochs == 0;
-    if (last_epoch || periodic || stop_requested()) m.save(last_epoch ? "final" : "epoch");
-    if (stop_requested() && !last_epoch) {
+    if (last_epoch || periodic || stop_now) m.save(last_epoch ? "final" : "epoch");
+    if (stop_now && !last_epoch) {
       const int sig = stop_signal();
       throw Interrupted(sig, std::string("stopped by ") + signal_name(sig) + " after epoch " +
                                  std::to_string(s.epoch) + "; continue with: trainer --resume " +

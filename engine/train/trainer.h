@@ -17,6 +17,9 @@
 
 namespace te {
 
+class Communicator;
+class Graph;
+
 // Training cannot continue: the loss or the gradients stayed non-finite.
 class TrainingDiverged : public Error {
   using Error::Error;
@@ -29,6 +32,11 @@ struct TrainerOptions {
   // Behave as if SIGTERM arrived during this optimizer step (1-based, counted over the whole
   // run; 0 = never). Lets tests interrupt at an exact point through the real signal path.
   int64_t stop_at_step = 0;
+  // Data parallelism (engine/distributed): this rank's communicator, null for one process.
+  // Each rank trains on its share of every epoch (data.batch_size per rank), gradients are
+  // averaged once per optimizer step, and rank 0 alone writes the run directory.
+  std::shared_ptr<Communicator> comm;
+  int64_t bucket_bytes = 25ll << 20;  // gradient all-reduce bucket
 };
 
 struct TrainSummary {
@@ -60,6 +68,8 @@ class Trainer {
 
   const ModelInfo& model_info() const;
   int64_t steps_per_epoch() const;
+  // The model as trained so far (its flat parameters, buffers), e.g. to compare ranks.
+  Graph& graph();
 
  private:
   struct Impl;

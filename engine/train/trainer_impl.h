@@ -6,6 +6,7 @@
 
 #include "engine/data/dataset.h"
 #include "engine/data/loader.h"
+#include "engine/distributed/data_parallel.h"
 #include "engine/graph/graph.h"
 #include "engine/io/metrics_writer.h"
 #include "engine/io/tensorboard_writer.h"
@@ -44,6 +45,8 @@ struct Trainer::Impl {
   std::unique_ptr<BatchFeed> feed;  // the training batches, uploaded ahead of the compute
   std::unique_ptr<LossScaler> scaler;  // fp16 only; scale 1 otherwise
   std::unique_ptr<StepCapture> step_capture;  // CUDA graphs of the micro-batch work
+  std::unique_ptr<DataParallel> dp;  // several ranks (options.comm); null for one process
+  bool root() const { return !dp || dp->is_root(); }  // rank 0 writes the run directory
 
   // Reused across steps (nothing is allocated per step once shapes are known).
   Tensor grad_logits;
@@ -75,6 +78,13 @@ struct Trainer::Impl {
   void micro_batch_work(const DeviceBatch& b, int64_t micro, const RunContext& ctx,
                         double grad_scale);
   void save(const char* why);
+  // Data parallelism (trainer_distributed.cpp); each a no-op for one process.
+  void setup_data_parallel();           // agreement checks, rank 0's weights everywhere, the log
+  void reduce_step(StepResult& r);      // the step's loss, images, correct over all ranks
+  void average_gradients();             // once per optimizer step, after accumulation
+  void sync_buffers();                  // identical batch-norm statistics (eval, checkpoints)
+  EvalResult validate();                // sharded evaluation, combined over ranks
+  bool stop_agreed();                   // a stop request seen by any rank stops every rank
   void log_step_record(double loss, double lr, double images_per_s, double grad_norm);
 };
 

@@ -139,8 +139,9 @@ void Trainer::Impl::setup() {
     throw ConfigError(config.source + ": key 'train.channels_last': channels-last activations "
                       "need a CUDA device; the CPU backend is NCHW only (set it to false, or run "
                       "with --device cuda)");
+  if (options.comm) dp = std::make_unique<DataParallel>(options.comm, options.bucket_bytes);
   if (config.train.threads > 0) set_num_threads(static_cast<int>(config.train.threads));
-  run = create_run_dir(options.run_dir);
+  run = root() ? create_run_dir(options.run_dir) : RunPaths{options.run_dir};
   std::optional<CheckpointFiles> resume_from;
   if (options.resume) {
     resume_from = latest_checkpoint(run);
@@ -163,6 +164,7 @@ void Trainer::Impl::setup() {
   lo.drop_last = true;  // equal-sized steps; the order changes every epoch
   lo.seed = config.train.seed;
   lo.max_skip_fraction = d.max_skipped_fraction;
+  if (dp) lo.shard = EpochShard{dp->rank(), dp->size()};  // validation too (vo copies it)
   train_loader = std::make_unique<DataLoader>(train_set, transform_config(config, info, true), lo);
   const int64_t batches = train_loader->batches_per_epoch();
   steps_per_epoch = batches / config.train.grad_accum;
@@ -189,9 +191,10 @@ void Trainer::Impl::setup() {
   sc.pct_start = config.schedule.pct_start;
   schedule = std::make_unique<LrSchedule>(sc, config.optim.lr, steps_per_epoch, config.train.epochs);
 
-  if (options.resume) remove_stale_temporaries(run);
-  write_file_atomic(run.config(), config.resolved_yaml());
+  if (options.resume && root()) remove_stale_temporaries(run);
+  if (root()) write_file_atomic(run.config(), config.resolved_yaml());
   state.seed = config.train.seed;
+  state.world_size = dp ? dp->size() : 1;
   if (resume_from) {
     state = load_newest_checkpoint(run, *graph, *optimizer, &*resume_from);
     if (state.seed != config.train.seed)
@@ -199,15 +202,23 @@ void Trainer::Impl::setup() {
                         " but the checkpoint was trained with seed " + std::to_string(state.seed) +
                         "; an exact resume needs the same seed");
     scaler->restore(state.loss_scale, state.loss_scale_clean_steps);
+    const int64_t ranks = dp ? dp->size() : 1;
+    if (state.world_size != ranks)
+      throw ConfigError(resume_from->state + ": the checkpoint was written by a run of " +
+                        std::to_string(state.world_size) + " rank(s), this one has " +
+                        std::to_string(ranks) + ": its loader position counts one rank's share "
+                        "of the epoch, so resuming needs the same number of ranks (re-sharding "
+                        "on resume is not implemented yet)");
     spdlog::info("resumed from {} (epoch {}, batch {}, step {})", resume_from->weights,
                  state.epoch + 1, state.batch, state.step);
   }
   feed = std::make_unique<BatchFeed>(*train_loader, graph->device(), info.mean, info.std,
                                      graph->compute_dtype(), graph->layout());
-  metrics = std::make_unique<MetricsWriter>(run.metrics(), /*append=*/options.resume);
-  if (config.logging.tensorboard) tensorboard = std::make_unique<TensorBoardWriter>(run.tensorboard());
-  progress = std::make_unique<Progress>(progress_mode_from(config.logging.progress),
+  if (root()) metrics = std::make_unique<MetricsWriter>(run.metrics(), /*append=*/options.resume);
+  if (config.logging.tensorboard && root()) tensorboard = std::make_unique<TensorBoardWriter>(run.tensorboard());
+  progress = std::make_unique<Progress>(progress_mode_from(root() ? config.logging.progress : "plain"),
                                         config.logging.every_steps);
+  setup_data_parallel();
   spdlog::info("{} steps per epoch ({} batches of {}, grad_accum {}), {} epochs, run dir {}",
                steps_per_epoch, batches, d.batch_size, config.train.grad_accum,
                config.train.epochs, run.root);

@@ -26,6 +26,9 @@ struct TrainingState {
   // fp16 dynamic loss scaling (loss_scaler.h); 1 and 0 for other precisions.
   double loss_scale = 1.0;
   int64_t loss_scale_clean_steps = 0;
+  // Ranks of the data-parallel run that wrote it (1 before data parallelism existed): the
+  // loader position counts one rank's share of the epoch, so resume needs the same number.
+  int64_t world_size = 1;
 
   std::string to_json() const;
   // IoError naming `source` for malformed text.

@@ -1,0 +1,18 @@
+#pragma once
+// Data parallelism: this rank's device. One GPU per local rank: `cuda` and `auto` mean
+// cuda:<local rank> (auto falls back to the CPU when no GPU is usable); every rank must end up
+// on the same kind of device (CPU ranks use MPI, GPU ranks NCCL), else DistributedError.
+#include <yaml-cpp/yaml.h>
+
+#include <string>
+
+#include "engine/core/device.h"
+#include "engine/distributed/communicator.h"
+#include "engine/distributed/launch_env.h"
+
+namespace te::cli {
+
+Device select_rank_device(const std::string& request, const YAML::Node& model,
+                          const LaunchInfo& launch, Communicator& comm);
+
+}  // namespace te::cli

@@ -1,0 +1,25 @@
+#pragma once
+// The NCCL communicator: collectives over CUDA tensors on the engine's compute stream (so they
+// are ordered after the backward pass without a device-wide sync), one GPU per rank (the local
+// rank's). Rank 0 creates the NCCL unique id and the others receive it over `bootstrap` (MPI),
+// which also carries the host-side collectives (step statistics, flags).
+// Failure handling: each collective waits by polling the stream and ncclCommGetAsyncError; a
+// NCCL error or a wait past the timeout aborts the communicator (ncclCommAbort) and throws a
+// DistributedError naming this rank and the operation.
+// Built when the CUDA backend and nccl.h are found (TE_WITH_NCCL). Compiled and linked on our
+// GPU-less machines; NOT yet run on a GPU.
+#include <memory>
+
+#include "engine/distributed/communicator.h"
+#include "engine/distributed/launch_env.h"
+
+namespace te {
+
+bool nccl_available();
+
+// Takes over `bootstrap` (its rank and size are this job's). The CUDA backend must already be
+// initialised on this rank's GPU.
+std::unique_ptr<Communicator> make_nccl_communicator(std::unique_ptr<Communicator> bootstrap,
+                                                     double timeout_s);
+
+}  // namespace te

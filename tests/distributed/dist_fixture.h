@@ -1,0 +1,30 @@
+#pragma once
+// Pieces shared by the data-parallel tests: a tiny IDX data set, a run config over it, running
+// a command (mpirun) and capturing its output.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace te::testing {
+
+// dir/{train,t10k}-{images-idx3,labels-idx1}-ubyte: 8x8 grey images of 3 learnable classes.
+void write_tiny_idx(const std::string& dir, int train, int test);
+
+// A run config over write_tiny_idx's data; `bn` adds a batch-norm layer; `extra` is appended.
+std::string tiny_idx_config(const std::string& data, bool bn, int64_t batch, const std::string& extra = "");
+
+std::string temp_dir(const std::string& name);  // fresh and empty
+void write_text_file(const std::string& path, const std::string& text);
+std::string read_text_file(const std::string& path);
+
+struct Ran {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+Ran run_shell(const std::string& command);  // /bin/sh -c, output captured
+
+// "mpirun --oversubscribe --bind-to none [--allow-run-as-root] -np N", or "" without MPI.
+std::string mpirun_prefix(int ranks);
+std::string trainer_path();
+
+}  // namespace te::testing

@@ -1,0 +1,121 @@
+// Two-rank tests through the real launcher: `mpirun -np 2` (as root where needed) on this test
+// executable (the ranks' side: rank_tests.cpp) and on the trainer binary.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "dist_fixture.h"
+#include "engine/distributed/mpi_communicator.h"
+
+namespace te {
+namespace {
+
+namespace fs = std::filesystem;
+
+#define REQUIRE_MPI()                                                                         \
+  if (!mpi_available() || testing::mpirun_prefix(2).empty())                                  \
+  GTEST_SKIP() << "built without MPI: the data-parallel tests need libopenmpi-dev and openmpi-bin " \
+                  "(scripts/install_deps.sh)"
+
+int count_of(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (size_t p = text.find(needle); p != std::string::npos; p = text.find(needle, p + 1)) ++n;
+  return n;
+}
+
+TEST(Mpi, RankTestsPassOnTwoRanks) {
+  REQUIRE_MPI();
+  const testing::Ran r = testing::run_shell(
+      testing::mpirun_prefix(2) + fs::read_symlink("/proc/self/exe").string() +
+      " --gtest_color=no --gtest_also_run_disabled_tests --gtest_filter='DISABLED_Ranks.*'");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  // Both ranks ran every rank test (none skipped for want of a launcher).
+  EXPECT_EQ(count_of(r.output, "[  PASSED  ] 5 tests."), 2) << r.output;
+  EXPECT_EQ(count_of(r.output, "[  SKIPPED ]"), 0) << r.output;
+}
+
+// The trainer under mpirun: rank 0 alone writes the run directory (one epoch record per epoch,
+// one log), the checkpoint records the world size, and the validation accuracy it reports
+// (sharded over the ranks, combined) is what one process evaluating those weights reports.
+TEST(Mpi, TrainerUnderMpirun) {
+  REQUIRE_MPI();
+  const std::string root = testing::temp_dir("trainer");
+  testing::write_tiny_idx(root + "/data", 100, 37);  // 37: uneven validation shards
+  testing::write_text_file(root + "/c.yaml", testing::tiny_idx_config(root + "/data", true, 8,
+                                                                      "train: {epochs: 2, threads: 1}\n"));
+  const std::string run = root + "/run";
+  const testing::Ran r = testing::run_shell(testing::mpirun_prefix(2) + testing::trainer_path() +
+                                            " --config " + root + "/c.yaml --out " + run + " --device cpu");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("data parallel: 2 ranks over mpi"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("global batch 2 x 8 = 16"), std::string::npos) << r.output;
+  EXPECT_EQ(count_of(r.output, "] done: 2 epochs"), 1) << "only rank 0 logs:\n" << r.output;
+  const std::string metrics = testing::read_text_file(run + "/metrics.jsonl");
+  EXPECT_EQ(count_of(metrics, "\"type\":\"epoch\""), 2) << metrics;
+  const std::string state = testing::read_text_file(run + "/checkpoints/epoch-0002-step-0000012.state.safetensors");
+  EXPECT_NE(state.find("\\\"world_size\\\":2"), std::string::npos) << "no world size in the state";
+
+  // The last epoch record's val_accuracy against `trainer eval` of the final weights.
+  const size_t last = metrics.rfind("\"val_accuracy\":");
+  ASSERT_NE(last, std::string::npos);
+  const double reported = std::stod(metrics.substr(last + 15));
+  const testing::Ran eval = testing::run_shell(
+      testing::trainer_path() + " eval --checkpoint " + run + "/checkpoints/epoch-0002-step-0000012.safetensors --data " +
+      root + "/data --split test --json 2>/dev/null");
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  const size_t acc = eval.output.find("\"accuracy\":");
+  ASSERT_NE(acc, std::string::npos) << eval.output;
+  EXPECT_EQ(std::stod(eval.output.substr(acc + 11)), reported) << eval.output;
+  EXPECT_NE(eval.output.find("\"images\":37"), std::string::npos) << eval.output;
+
+  // Resuming on another number of ranks is refused, naming both.
+  const testing::Ran resume = testing::run_shell(testing::trainer_path() + " --resume " + run +
+                                                 " --device cpu --set train.epochs=3");
+  EXPECT_EQ(resume.exit_code, 2) << resume.output;
+  EXPECT_NE(resume.output.find("written by a run of 2 rank(s), this one has 1"), std::string::npos)
+      << resume.output;
+}
+
+// A rank that stops responding (SIGSTOP: alive, so the launcher does not notice) makes the
+// other exit within --collective-timeout, naming itself and the operation it waited in.
+TEST(Mpi, HungRankEndsTheJobWithinTheTimeout) {
+  REQUIRE_MPI();
+  const std::string root = testing::temp_dir("hang");
+  testing::write_tiny_idx(root + "/data", 100, 10);
+  testing::write_text_file(root + "/c.yaml", testing::tiny_idx_config(root + "/data", false, 8,
+                                                                      "train: {epochs: 100000, threads: 1}\n"));
+  // Rank 1 stops itself after 2 s (its pid from the launcher's environment).
+  const std::string stop_rank1 =
+      "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then (sleep 2; kill -STOP $$) & fi; exec " +
+      testing::trainer_path() + " --config " + root + "/c.yaml --out " + root +
+      "/run --device cpu --collective-timeout 3'";
+  const auto start = std::chrono::steady_clock::now();
+  const testing::Ran r = testing::run_shell("timeout -s KILL 120 " + testing::mpirun_prefix(2) + stop_rank1);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_LT(seconds, 60) << r.output;
+  EXPECT_NE(r.output.find("error: rank 0 waited 3 s in all-reduce"), std::string::npos) << r.output;
+}
+
+// A rank killed outright: the launcher (mpirun) ends the others and names the rank.
+TEST(Mpi, KilledRankEndsTheJob) {
+  REQUIRE_MPI();
+  const std::string root = testing::temp_dir("kill");
+  testing::write_tiny_idx(root + "/data", 100, 10);
+  testing::write_text_file(root + "/c.yaml", testing::tiny_idx_config(root + "/data", false, 8,
+                                                                      "train: {epochs: 100000, threads: 1}\n"));
+  const std::string kill_rank1 =
+      "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then (sleep 2; kill -KILL $$) & fi; exec " +
+      testing::trainer_path() + " --config " + root + "/c.yaml --out " + root +
+      "/run --device cpu --collective-timeout 30'";
+  const auto start = std::chrono::steady_clock::now();
+  const testing::Ran r = testing::run_shell("timeout -s KILL 120 " + testing::mpirun_prefix(2) + kill_rank1);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_LT(seconds, 60) << r.output;
+  EXPECT_NE(r.output.find("rank 1"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace te
