@@ -13,7 +13,7 @@ PACKAGES=(
   libopenblas-dev libjpeg-dev libpng-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev
   libonnx-dev libprotobuf-dev
-  python3-venv
+  python3-venv python3-dev
   dataset-fashion-mnist
   libopenmpi-dev openmpi-bin  # data parallelism: MPI (optional at build time) and mpirun for the tests
 )

@@ -126,6 +126,8 @@ class Graph {
 
   const Shape& input_shape() const { return input_chw_; }  // one sample, [C, H, W]
   Shape output_shape(int64_t batch) const;
+  // Every layer's output shape at this batch size, in layer(i) order (the Python bindings' info()).
+  std::vector<Shape> layer_output_shapes(int64_t batch) const { return shapes_at(batch); }
   // The memory plan this graph uses (training, or inference_only) at this batch size.
   GraphMemory memory_at(int64_t batch) const;
   // Where the activation arena currently is (null before the first forward): it moves when

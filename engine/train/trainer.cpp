@@ -227,6 +227,13 @@ TrainSummary Trainer::run() {
       const double ips = s.epoch_seconds > 0 ? s.epoch_images / s.epoch_seconds : 0;
       m.progress->update(k + 1, s.epoch_loss_count ? s.epoch_loss_sum / s.epoch_loss_count : NAN,
                          lr, ips);
+      if (m.options.on_record) {
+        const double acc = r.ok && r.images ? static_cast<double>(r.correct) / r.images : NAN;
+        m.options.on_record({{"type", "step"}, {"epoch", s.epoch + 1}, {"step", s.step},
+                             {"step_in_epoch", k + 1}, {"steps_per_epoch", m.steps_per_epoch},
+                             {"loss", r.ok ? r.loss : NAN}, {"accuracy", acc}, {"lr", lr},
+                             {"images_per_s", ips}, {"skipped", !r.ok}});
+      }
       if (s.step % c.logging.every_steps == 0 && interval_steps > 0) {
         m.log_step_record(interval_loss / interval_steps, lr,
                           interval_images / std::max(seconds_since(interval_start), 1e-9), r.grad_norm);
@@ -296,6 +303,7 @@ TrainSummary Trainer::run() {
     }
     rec["best"] = is_best;
     if (m.metrics) m.metrics->write(rec);
+    if (m.options.on_record) m.options.on_record(rec);
     if (m.tensorboard) {
       m.tensorboard->add_scalar("epoch/train_loss", train_loss, epoch_number);
       m.tensorboard->add_scalar("epoch/train_accuracy", train_acc, epoch_number);

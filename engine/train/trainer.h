@@ -7,7 +7,9 @@
 // (seed, step), the learning rate is a pure function of the step, and the checkpoint holds the
 // weights, buffers, optimizer state and position; so a resumed run reproduces the bytes of an
 // uninterrupted one on the CPU.
+#include <functional>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 #include "engine/config/run_config.h"
@@ -37,6 +39,10 @@ struct TrainerOptions {
   // averaged once per optimizer step, and rank 0 alone writes the run directory.
   std::shared_ptr<Communicator> comm;
   int64_t bucket_bytes = 25ll << 20;  // gradient all-reduce bucket
+  // Called on the training thread after every optimizer step ({"type": "step", ...}) and every
+  // epoch (the epoch record metrics.jsonl gets); for the Python bindings' callbacks. It may call
+  // request_stop() to end the run with a checkpoint, as SIGINT does.
+  std::function<void(const nlohmann::json&)> on_record;
 };
 
 struct TrainSummary {
