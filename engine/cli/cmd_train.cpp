@@ -79,7 +79,8 @@ int run_train(CLI::App& app, const TrainOptions& o) {
   try {
     s = trainer.run();
   } catch (const Interrupted&) {
-    if (options.comm) options.comm->shutdown();  // every rank agreed to stop (checkpoint written)
+    // Every rank agreed to stop and the checkpoint is written (save() ends in a barrier). No
+    // MPI_Finalize: a launcher that sent the signal is ending the job and would not answer it.
     throw;
   }
   if (options.comm) options.comm->shutdown();

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -71,10 +72,22 @@ std::string tiny_idx_config(const std::string& data, bool bn, int64_t batch, con
 }
 
 std::string temp_dir(const std::string& name) {
+  // Removed when this process exits (TE_KEEP_TEST_DIRS=1 keeps them for debugging).
+  static std::vector<fs::path> made;
+  static const bool registered = [] {
+    std::atexit([] {
+      if (std::getenv("TE_KEEP_TEST_DIRS")) return;
+      std::error_code ec;
+      for (const auto& p : made) fs::remove_all(p, ec);
+    });
+    return true;
+  }();
+  (void)registered;
   const fs::path p = fs::temp_directory_path() /
                      ("te_dist_" + std::to_string(::getpid()) + "_" + name);
   fs::remove_all(p);
   fs::create_directories(p);
+  made.push_back(p);
   return p.string();
 }
 

@@ -2,7 +2,9 @@
 // executable (the ranks' side: rank_tests.cpp) and on the trainer binary.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 
 #include "dist_fixture.h"
@@ -31,7 +33,7 @@ TEST(Mpi, RankTestsPassOnTwoRanks) {
       " --gtest_color=no --gtest_also_run_disabled_tests --gtest_filter='DISABLED_Ranks.*'");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   // Both ranks ran every rank test (none skipped for want of a launcher).
-  EXPECT_EQ(count_of(r.output, "[  PASSED  ] 5 tests."), 2) << r.output;
+  EXPECT_EQ(count_of(r.output, "[  PASSED  ] 6 tests."), 2) << r.output;
   EXPECT_EQ(count_of(r.output, "[  SKIPPED ]"), 0) << r.output;
 }
 
@@ -85,9 +87,9 @@ TEST(Mpi, HungRankEndsTheJobWithinTheTimeout) {
   testing::write_tiny_idx(root + "/data", 100, 10);
   testing::write_text_file(root + "/c.yaml", testing::tiny_idx_config(root + "/data", false, 8,
                                                                       "train: {epochs: 100000, threads: 1}\n"));
-  // Rank 1 stops itself after 2 s (its pid from the launcher's environment).
+  // Rank 1 stops itself once training runs (the first epoch's checkpoint exists).
   const std::string stop_rank1 =
-      "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then (sleep 2; kill -STOP $$) & fi; exec " +
+      "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then (for i in $(seq 600); do ls " + root + "/run/checkpoints/epoch-* >/dev/null 2>&1 && break; sleep 0.1; done; kill -STOP $$) & fi; exec " +
       testing::trainer_path() + " --config " + root + "/c.yaml --out " + root +
       "/run --device cpu --collective-timeout 3'";
   const auto start = std::chrono::steady_clock::now();
@@ -95,7 +97,45 @@ TEST(Mpi, HungRankEndsTheJobWithinTheTimeout) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_NE(r.exit_code, 0) << r.output;
   EXPECT_LT(seconds, 60) << r.output;
-  EXPECT_NE(r.output.find("error: rank 0 waited 3 s in all-reduce"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("error: rank 0 waited 3 s in "), std::string::npos) << r.output;
+}
+
+// SIGTERM to the job: mpirun sends it to every rank (then SIGKILL after odls_base_sigkill_timeout,
+// 1 s by default, raised here so that a loaded machine does not lose the race; and it stops
+// forwarding the ranks' output): each rank finishes its step, they agree, rank 0 writes one checkpoint, and
+// each rank ends "interrupted" (exit 143); --resume under mpirun continues from it.
+TEST(Mpi, SigtermCheckpointsOnEveryRankAndResumes) {
+  REQUIRE_MPI();
+  const std::string root = testing::temp_dir("sigterm");
+  testing::write_tiny_idx(root + "/data", 100, 10);
+  testing::write_text_file(root + "/c.yaml", testing::tiny_idx_config(root + "/data", false, 8,
+                                                                      "train: {epochs: 100000, threads: 1}\n"));
+  const std::string run = root + "/run";
+  // Each rank's output to its own file (sh redirects, then becomes the trainer). The signal goes to mpirun once the first epoch's checkpoint exists (training runs).
+  const std::string job = testing::mpirun_prefix(2) + "--mca odls_base_sigkill_timeout 3 sh -c 'exec " +
+                          testing::trainer_path() + " --config " + root + "/c.yaml --out " + run +
+                          " --device cpu > " + root + "/out.$OMPI_COMM_WORLD_RANK 2>&1'";
+  const testing::Ran r = testing::run_shell(
+      job + " & JOB=$!; for i in $(seq 600); do ls " + run + "/checkpoints/epoch-* >/dev/null 2>&1 && break; "
+      "sleep 0.1; done; kill -TERM $JOB; wait $JOB");
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  for (const char* rank : {"0", "1"}) {
+    const std::string out = testing::read_text_file(root + "/out." + rank);
+    EXPECT_NE(out.find("interrupted: stopped by SIGTERM"), std::string::npos) << "rank " << rank << ":\n" << out;
+  }
+  // Resume to the end of the epoch after the interrupted one (the file name holds the epoch).
+  int64_t epoch = -1;
+  for (const auto& e : fs::directory_iterator(run + "/checkpoints")) {
+    long long n = 0;
+    if (std::sscanf(e.path().filename().c_str(), "epoch-%lld-", &n) == 1) epoch = std::max<int64_t>(epoch, n);
+  }
+  ASSERT_GE(epoch, 0) << "no checkpoint written";
+  const testing::Ran resumed = testing::run_shell(
+      testing::mpirun_prefix(2) + testing::trainer_path() + " --resume " + run +
+      " --device cpu --set train.epochs=" + std::to_string(epoch + 2));
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resumed from"), std::string::npos) << resumed.output;
+  EXPECT_NE(resumed.output.find("data parallel: 2 ranks"), std::string::npos) << resumed.output;
 }
 
 // A rank killed outright: the launcher (mpirun) ends the others and names the rank.
@@ -106,7 +146,7 @@ TEST(Mpi, KilledRankEndsTheJob) {
   testing::write_text_file(root + "/c.yaml", testing::tiny_idx_config(root + "/data", false, 8,
                                                                       "train: {epochs: 100000, threads: 1}\n"));
   const std::string kill_rank1 =
-      "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then (sleep 2; kill -KILL $$) & fi; exec " +
+      "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then (for i in $(seq 600); do ls " + root + "/run/checkpoints/epoch-* >/dev/null 2>&1 && break; sleep 0.1; done; kill -KILL $$) & fi; exec " +
       testing::trainer_path() + " --config " + root + "/c.yaml --out " + root +
       "/run --device cpu --collective-timeout 30'";
   const auto start = std::chrono::steady_clock::now();
