@@ -157,5 +157,20 @@ TEST(Mpi, KilledRankEndsTheJob) {
   EXPECT_NE(r.output.find("rank 1"), std::string::npos) << r.output;
 }
 
+// torchrun-style variables without a launcher that connects the ranks (no MPI in the build, or
+// MPI seeing one process): refused at once with what to do, never a lone rank that trains on.
+TEST(Launch, SeveralRanksWithoutMpiRanksAreRefused) {
+  const std::string root = testing::temp_dir("refused");
+  testing::write_tiny_idx(root + "/data", 20, 5);
+  testing::write_text_file(root + "/c.yaml", testing::tiny_idx_config(root + "/data", false, 4, ""));
+  const testing::Ran r = testing::run_shell("RANK=1 WORLD_SIZE=2 timeout -s KILL 60 " + testing::trainer_path() +
+                                            " --config " + root + "/c.yaml --out " + root + "/run --device cpu");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find(mpi_available() ? "MPI sees rank 0 of 1" : "built without MPI"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("rank 1 of 2 (torchrun"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(root + "/run/checkpoints")) << "a refused rank wrote the run directory";
+}
+
 }  // namespace
 }  // namespace te
