@@ -72,6 +72,8 @@ int run_train(CLI::App& app, const TrainOptions& o) {
                        : select_device(request, config.model);
   if (mpi && options.device.is_cpu()) options.comm = std::move(mpi);
   if (mpi) options.comm = make_nccl_communicator(std::move(mpi), o.collective_timeout);
+  if (options.comm && options.device.is_cpu() && config.train.threads == 0)
+    share_cores_among_local_ranks(launch);
   configure_gpu_numerics(options.device, config.train.deterministic, config.train.allow_tf32);
   install_stop_handlers();
   Trainer trainer(std::move(config), options);

@@ -2,7 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sched.h>
+
+#include <algorithm>
+#include <thread>
+
 #include "engine/cli/device_select.h"
+#include "engine/core/parallel.h"
 
 namespace te::cli {
 
@@ -30,6 +36,18 @@ Device select_rank_device(const std::string& request, const YAML::Node& model,
                            " other rank(s) are on another kind of device: every rank must use a GPU, "
                            "or every rank the CPU (--device cpu)");
   return device;
+}
+
+int share_cores_among_local_ranks(const LaunchInfo& launch) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int allowed = cores;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) allowed = std::max(1, CPU_COUNT(&set));
+  const int threads = allowed < cores ? allowed : std::max(1, cores / std::max(1, launch.local_size));
+  set_num_threads(threads);
+  spdlog::info("{} compute threads per rank ({} ranks on this node, {} of {} cores usable by "
+               "this rank; train.threads sets it)", threads, launch.local_size, allowed, cores);
+  return threads;
 }
 
 }  // namespace te::cli

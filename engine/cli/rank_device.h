@@ -15,4 +15,9 @@ namespace te::cli {
 Device select_rank_device(const std::string& request, const YAML::Node& model,
                           const LaunchInfo& launch, Communicator& comm);
 
+// CPU ranks with train.threads 0 ("all cores"): N ranks on a node would each start a thread per
+// core. A rank the launcher bound to some cores uses those; an unbound one its 1/local_size share
+// of the node's cores. Returns the thread count set.
+int share_cores_among_local_ranks(const LaunchInfo& launch);
+
 }  // namespace te::cli
