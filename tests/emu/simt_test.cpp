@@ -332,7 +332,9 @@ TEST_F(Simt, AtomicsAddUpAndCompareAndSwapHasOneWinner) {
   EXPECT_EQ(host_copy<int>(counter)[0], 384 + 1000);
   EXPECT_EQ(host_copy<int64_t>(big)[0], int64_t(384) << 33);
   EXPECT_EQ(host_copy<float>(f)[0], 192.0f);
-  EXPECT_EQ(host_copy<int>(winner)[0], 0);
+  const int w = host_copy<int>(winner)[0];  // which thread wins depends on the order
+  EXPECT_GE(w, 0);
+  EXPECT_LT(w, 384);
 }
 
 TEST_F(Simt, RaceCheckSkipsLaunchesWithFloatAtomics) {
