@@ -133,10 +133,24 @@ def torch_python() -> str:
 
 def run_torch(script: str, *args: str) -> str:
     """Runs `script` under the torch Python with our package importable; returns stdout."""
+    import tempfile
+
     import trainer_engine
-    # Only our package: the venv's site-packages (NumPy 2) must not shadow the torch Python's.
-    env = dict(os.environ, PYTHONPATH=str(Path(trainer_engine.__file__).parent.parent))
-    r = subprocess.run([torch_python(), "-c", textwrap.dedent(script), *args], env=env,
-                       capture_output=True, text=True)
+    # Only our package, through links: the folder holding it may be a venv's site-packages,
+    # whose NumPy 2 must not shadow the torch Python's NumPy 1; and in an editable install the
+    # compiled module lies apart from the sources.
+    only = Path(tempfile.mkdtemp(prefix="te-pkg-"))
+    pkg = only / "trainer_engine"
+    pkg.mkdir()
+    core = Path(trainer_engine._core.__file__)
+    for f in [*Path(trainer_engine.__file__).parent.iterdir(), core]:
+        if f.name != "__pycache__" and not (pkg / f.name).exists():
+            (pkg / f.name).symlink_to(f)
+    env = dict(os.environ, PYTHONPATH=str(only))
+    try:
+        r = subprocess.run([torch_python(), "-c", textwrap.dedent(script), *args], env=env,
+                           capture_output=True, text=True)
+    finally:
+        shutil.rmtree(only)
     assert r.returncode == 0, r.stderr[-3000:]
     return r.stdout
