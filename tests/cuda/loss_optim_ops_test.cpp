@@ -1,5 +1,6 @@
 // CPU-vs-CUDA: softmax cross-entropy (separate and fused), accuracy, optimizer steps and the
 // gradient reductions, several shapes including batch 1 and odd class counts.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -80,6 +81,29 @@ TEST_F(LossOptimOps, CountCorrectBreaksTiesLikeCpu) {
   const Tensor labels = Tensor::from_vector({3}, {1, 0, 2}, DType::I32);
   EXPECT_EQ(ops::cpu::count_correct(logits, labels), 2);
   EXPECT_EQ(ops::cuda::count_correct(to_gpu(logits), to_gpu(labels)), 2);
+}
+
+// With every label at its row's maximum, every row counts, wherever the maximum lies (any lane
+// and warp of the reduction); moved one place off, none does. (Random labels, as above, match
+// the argmax too rarely to notice a reduction that misses part of the row.)
+TEST_F(LossOptimOps, CountCorrectFindsTheMaximumAnywhereInTheRow) {
+  uint64_t seed = 500;
+  for (int64_t k : {1, 7, 17, 33, 100, 129, 1000}) {
+    const int64_t n = std::min<int64_t>(k, 96);
+    Tensor logits = rand_cpu({n, k}, seed++);
+    std::vector<float> at(static_cast<size_t>(n)), off(static_cast<size_t>(n));
+    for (int64_t r = 0; r < n; ++r) {
+      const int64_t pos = (r * 37 + r / 3) % k;
+      logits.data<float>()[r * k + pos] = 2.0f;  // random logits lie in [-1, 1)
+      at[static_cast<size_t>(r)] = static_cast<float>(pos);
+      off[static_cast<size_t>(r)] = static_cast<float>((pos + 1) % k);
+    }
+    const Tensor labels = Tensor::from_vector({n}, at, DType::I32);
+    const Tensor wrong = Tensor::from_vector({n}, off, DType::I32);
+    EXPECT_EQ(ops::cpu::count_correct(logits, labels), n) << "k " << k;
+    EXPECT_EQ(ops::cuda::count_correct(to_gpu(logits), to_gpu(labels)), n) << "k " << k;
+    EXPECT_EQ(ops::cuda::count_correct(to_gpu(logits), to_gpu(wrong)), k == 1 ? n : 0) << "k " << k;
+  }
 }
 
 TEST_F(LossOptimOps, BadLabelIsReportedWithItsRow) {
