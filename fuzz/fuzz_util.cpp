@@ -32,13 +32,22 @@ std::string join_parts(const std::vector<std::string>& parts) {
   return out;
 }
 
+// The scratch directory, removed when the fuzzer exits normally (-max_total_time, -runs).
+struct ScratchDir {
+  std::string path = (fs::exists("/dev/shm") ? std::string("/dev/shm") : fs::temp_directory_path().string()) +
+                     "/te_fuzz_" + std::to_string(::getpid());
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
 std::string fresh_scratch_dir() {
-  static const std::string dir = (fs::exists("/dev/shm") ? std::string("/dev/shm") : fs::temp_directory_path().string()) +
-                                 "/te_fuzz_" + std::to_string(::getpid());
+  static const ScratchDir dir;
   std::error_code ec;
-  fs::remove_all(dir, ec);
-  fs::create_directories(dir);
-  return dir;
+  fs::remove_all(dir.path, ec);
+  fs::create_directories(dir.path);
+  return dir.path;
 }
 
 void write_bytes(const std::string& path, const std::string& bytes) {
