@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -29,6 +30,7 @@ struct TrainOptions {
   std::string config, resume, device, out;
   std::vector<std::string> sets;
   double collective_timeout = 300;  // data parallelism: seconds a rank waits for the others
+  double bucket_mib = 25;           // data parallelism: gradient all-reduce bucket
 };
 
 int run_train(CLI::App& app, const TrainOptions& o) {
@@ -72,6 +74,7 @@ int run_train(CLI::App& app, const TrainOptions& o) {
                        : select_device(request, config.model);
   if (mpi && options.device.is_cpu()) options.comm = std::move(mpi);
   if (mpi) options.comm = make_nccl_communicator(std::move(mpi), o.collective_timeout);
+  options.bucket_bytes = std::max<int64_t>(1, static_cast<int64_t>(o.bucket_mib * 1048576.0));
   if (options.comm && options.device.is_cpu() && config.train.threads == 0)
     share_cores_among_local_ranks(launch);
   configure_gpu_numerics(options.device, config.train.deterministic, config.train.allow_tf32);
@@ -116,6 +119,9 @@ void register_train(CLI::App& app, std::vector<std::pair<CLI::App*, std::functio
   app.add_option("--collective-timeout", o->collective_timeout,
                  "Data parallelism: seconds a rank waits in a collective before it exits, naming "
                  "the operation (default 300; 0 waits forever)");
+  app.add_option("--bucket-mib", o->bucket_mib,
+                 "Data parallelism: MiB of gradients per all-reduce (default 25)")
+      ->check(CLI::PositiveNumber);
   runners.emplace_back(&app, [&app, o] { return run_train(app, *o); });
 }
 

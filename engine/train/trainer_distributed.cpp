@@ -23,7 +23,7 @@ void Trainer::Impl::setup_data_parallel() {
   for (auto& b : buffers) dp->broadcast_from_root(b.tensor);
   graph->sync_compute_params();
   const int64_t b = config.data.batch_size;
-  spdlog::info("data parallel: {} ranks over {} (gradients averaged in {:.0f} MiB buckets once "
+  spdlog::info("data parallel: {} ranks over {} (gradients averaged in {:.3g} MiB buckets once "
                "per optimizer step); data.batch_size {} is per rank, global batch {} x {} = {}{}; "
                "optim.lr {} is used as given for the global batch (not scaled by the ranks)",
                dp->size(), dp->comm().backend(), options.bucket_bytes / 1048576.0, b, dp->size(), b,
