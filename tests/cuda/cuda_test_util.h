@@ -136,6 +136,24 @@ inline void expect_close(const Tensor& gpu_t, const Tensor& cpu_t, double rtol, 
   if (reported) ADD_FAILURE() << what << ": largest absolute difference " << worst;
 }
 
+// The message of the te::Error that `fn` throws ("" when it throws none).
+template <typename Fn>
+std::string error_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// `msg` is an error message that names every one of `words`.
+inline void expect_mentions(const std::string& msg, const std::vector<std::string>& words) {
+  ASSERT_FALSE(msg.empty()) << "no error thrown";
+  for (const std::string& w : words)
+    EXPECT_NE(msg.find(w), std::string::npos) << "'" << w << "' missing in: " << msg;
+}
+
 inline void expect_equal(const Tensor& gpu_t, const Tensor& cpu_t, const std::string& what) {
   expect_close(gpu_t, cpu_t, 0.0, 0.0, what);
 }

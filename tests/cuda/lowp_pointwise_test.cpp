@@ -63,21 +63,6 @@ TEST(LowpRoundingBound, OneRoundingPassesTruncationAndDoubleRoundingFail) {
   }
 }
 
-// The message of the te::Error that `fn` throws ("" when it throws none).
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-void expect_mentions(const std::string& msg, const std::vector<std::string>& words) {
-  ASSERT_FALSE(msg.empty()) << "no error thrown";
-  for (const std::string& w : words) EXPECT_NE(msg.find(w), std::string::npos) << "'" << w << "' missing in: " << msg;
-}
 
 // Dtype checks run before the ops look at the device, so host tensors show them without a GPU.
 TEST(LowpDtypeRules, MixedActivationDtypesAreRefusedNamingOpAndArgument) {

@@ -42,20 +42,7 @@ Tensor device_ints(const std::vector<int>& v) {
   return h.to(gpu());
 }
 
-// The message of the te::Error that `fn` throws ("" when none).
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-void expect_contains(const std::string& msg, const std::string& part) {
-  EXPECT_NE(msg.find(part), std::string::npos) << "'" << part << "' missing in: " << msg;
-}
+void expect_contains(const std::string& msg, const std::string& part) { expect_mentions(msg, {part}); }
 
 // ---- kernels ----
 
@@ -323,30 +310,35 @@ TEST_F(Simt, AWarpWaitingForLanesAtABarrierIsReportedAsAHang) {
   expect_contains(msg, "threads 8-31: __syncthreads");
 }
 
-TEST_F(Simt, AtomicsAddUpAndCompareAndSwapHasOneWinner) {
+// atomics_kernel's four targets on the device.
+struct AtomicTargets {
   Tensor counter = device_i32(1), winner = device_ints({-1});
   Tensor big = Tensor::zeros({1}, DType::I64, gpu()), f = Tensor::zeros({1}, DType::F32, gpu());
-  TE_LAUNCH(4, 96, 0, nullptr, atomics_kernel)(static_cast<int*>(counter.raw()),
-                                               static_cast<unsigned long long*>(big.raw()),
-                                               static_cast<float*>(f.raw()), static_cast<int*>(winner.raw()));
-  EXPECT_EQ(host_copy<int>(counter)[0], 384 + 1000);
-  EXPECT_EQ(host_copy<int64_t>(big)[0], int64_t(384) << 33);
-  EXPECT_EQ(host_copy<float>(f)[0], 192.0f);
-  const int w = host_copy<int>(winner)[0];  // which thread wins depends on the order
+  void launch(unsigned blocks, unsigned threads) {
+    TE_LAUNCH(blocks, threads, 0, nullptr, atomics_kernel)(
+        static_cast<int*>(counter.raw()), static_cast<unsigned long long*>(big.raw()),
+        static_cast<float*>(f.raw()), static_cast<int*>(winner.raw()));
+  }
+};
+
+TEST_F(Simt, AtomicsAddUpAndCompareAndSwapHasOneWinner) {
+  AtomicTargets t;
+  t.launch(4, 96);
+  EXPECT_EQ(host_copy<int>(t.counter)[0], 384 + 1000);
+  EXPECT_EQ(host_copy<int64_t>(t.big)[0], int64_t(384) << 33);
+  EXPECT_EQ(host_copy<float>(t.f)[0], 192.0f);
+  const int w = host_copy<int>(t.winner)[0];  // which thread wins depends on the order
   EXPECT_GE(w, 0);
   EXPECT_LT(w, 384);
 }
 
 TEST_F(Simt, RaceCheckSkipsLaunchesWithFloatAtomics) {
-  Tensor counter = device_i32(1), winner = device_ints({-1});
-  Tensor big = Tensor::zeros({1}, DType::I64, gpu()), f = Tensor::zeros({1}, DType::F32, gpu());
+  AtomicTargets t;
   te::emu::set_options({/*race_check=*/true, te::emu::ThreadOrder::Forward});
   const uint64_t skipped = te::emu::race_checks_skipped();
-  TE_LAUNCH(2, 64, 0, nullptr, atomics_kernel)(static_cast<int*>(counter.raw()),
-                                               static_cast<unsigned long long*>(big.raw()),
-                                               static_cast<float*>(f.raw()), static_cast<int*>(winner.raw()));
+  t.launch(2, 64);
   EXPECT_EQ(te::emu::race_checks_skipped(), skipped + 1);
-  EXPECT_EQ(host_copy<int>(counter)[0], 128 + 1000);  // one run's effect, not two
+  EXPECT_EQ(host_copy<int>(t.counter)[0], 128 + 1000);  // one run's effect, not two
 }
 
 TEST_F(Simt, DynamicSharedMemoryIsFreshPerBlockAndSizedByTheLaunch) {
