@@ -29,8 +29,8 @@
 
 thread_local uint3 threadIdx;
 thread_local uint3 blockIdx;
-thread_local dim3 blockDim;
-thread_local dim3 gridDim;
+thread_local te::emu::BuiltinDim blockDim;
+thread_local te::emu::BuiltinDim gridDim;
 
 namespace te::emu {
 namespace {
@@ -76,6 +76,7 @@ struct Thread {
   uint3 index;
   int linear = 0;  // x + y * Dx + z * Dx * Dy: lane = linear % 32, warp = linear / 32
   State state = State::Ready;
+  bool started = false;  // has run (its stack holds frames) since the block began
   const char* file = "";
   int line = 0;
   WarpRequest request{};
@@ -93,7 +94,12 @@ struct Block {
   FiberSwitch sanitizer;
   std::unique_ptr<unsigned char[]> dynamic_shared;
   std::string error;  // the first SIMT error; the block stops at once
+  bool aborting = false;  // waiting fibers are resumed only to unwind (FiberAbort)
 };
+
+// Thrown inside a waiting fiber when its block failed, so its frames unwind (destructors run)
+// instead of being abandoned on the stack.
+struct FiberAbort {};
 
 thread_local Block* t_block = nullptr;
 thread_local Thread* t_thread = nullptr;
@@ -130,14 +136,18 @@ void yield_to_scheduler(bool exiting) {
   b.sanitizer.leave_fiber(&t.fake_stack, exiting);
   switch_fiber(t.context, b.scheduler);
   b.sanitizer.enter_fiber(t.fake_stack);
+  if (b.aborting) throw FiberAbort{};
 }
 
 void fiber_main() {
   Block& b = *t_block;
   b.sanitizer.enter_fiber(nullptr);
   Thread& t = *t_thread;
+  t.started = true;
   try {
     b.body(b.closure);
+  } catch (const FiberAbort&) {
+    // unwound after another thread's error: nothing to record
   } catch (const std::exception& e) {
     record_error(b, thread_name(t) + ": " + e.what());
   } catch (...) {
@@ -315,6 +325,7 @@ void run_block(Block& b, dim3 block_dim, ThreadOrder order) {
   for (size_t i = 0; i < n; ++i) {
     Thread& t = b.threads[i];
     t.state = State::Ready;
+    t.started = false;
     t.linear = static_cast<int>(i);
     t.index = uint3{static_cast<unsigned>(i % block_dim.x),
                     static_cast<unsigned>(i / block_dim.x % block_dim.y),
@@ -343,8 +354,13 @@ void run_block(Block& b, dim3 block_dim, ThreadOrder order) {
   }
 }
 
-// Fibers abandoned by a failed block leave their stack frames' sanitizer state behind.
-void forget_stacks() { t_stacks.clear(); }
+// After an error, resumes every thread still waiting so that it unwinds (FiberAbort) and exits.
+void unwind_waiting_threads(Block& b) {
+  b.aborting = true;
+  for (Thread& t : b.threads)
+    if (t.started && t.state != State::Exited) resume(b, t);
+  b.aborting = false;
+}
 
 void check_launch(const LaunchSite& site, const void* kernel_id, dim3 grid, dim3 block,
                   size_t shared) {
@@ -385,8 +401,8 @@ void run_all_blocks(const LaunchSite& site, dim3 grid, dim3 block, size_t shared
   b.body = body;
   b.closure = closure;
   b.threads.resize(size_t(block.x) * block.y * block.z);
-  gridDim = grid;
-  blockDim = block;
+  gridDim = BuiltinDim{grid.x, grid.y, grid.z};
+  blockDim = BuiltinDim{block.x, block.y, block.z};
   Block* outer = t_block;
   if (outer) throw DeviceError("SIMT emulation: a kernel launched another kernel (" + std::string(site.kernel) + ")");
   t_block = &b;
@@ -406,7 +422,7 @@ void run_all_blocks(const LaunchSite& site, dim3 grid, dim3 block, size_t shared
         std::memset(b.dynamic_shared.get(), 0xff, shared);
         run_block(b, block, order);
         if (!b.error.empty()) {
-          forget_stacks();
+          unwind_waiting_threads(b);
           fail(b, b.error);
         }
       }

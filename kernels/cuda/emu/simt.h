@@ -28,10 +28,19 @@
 #undef __shared__
 #define __shared__ static thread_local
 
+namespace te::emu {
+// blockDim and gridDim as a trivial type: an extern thread_local of a class with constructors
+// (dim3) is reached through a TLS wrapper function, which UBSan reports as a null access
+// in some of the kernels it is inlined into.
+struct BuiltinDim {
+  unsigned int x, y, z;
+  operator dim3() const { return dim3(x, y, z); }
+};
+}  // namespace te::emu
 extern thread_local uint3 threadIdx;
 extern thread_local uint3 blockIdx;
-extern thread_local dim3 blockDim;
-extern thread_local dim3 gridDim;
+extern thread_local te::emu::BuiltinDim blockDim;
+extern thread_local te::emu::BuiltinDim gridDim;
 constexpr int warpSize = 32;
 // CUDA declares the classification functions in the global namespace, the host's <cmath> in std.
 using std::isfinite;
