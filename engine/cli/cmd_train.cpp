@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -14,6 +16,7 @@
 #include "engine/cli/rank_device.h"
 #include "engine/config/run_config.h"
 #include "engine/core/error.h"
+#include "engine/distributed/collective_watchdog.h"
 #include "engine/distributed/launch_env.h"
 #include "engine/distributed/mpi_communicator.h"
 #include "engine/distributed/nccl_communicator.h"
@@ -58,6 +61,15 @@ int run_train(CLI::App& app, const TrainOptions& o) {
   // alone writes the directory and train.log.
   std::unique_ptr<Communicator> mpi;
   if (launch.distributed()) {
+    // A rank left waiting in a collective ends the job (the launcher ends the others).
+    set_collective_timeout_handler([](const std::string& message) {
+      std::fprintf(stderr,
+                   "error: %s; exiting so the job ends instead of hanging (--collective-timeout "
+                   "sets the limit)\n",
+                   message.c_str());
+      std::fflush(stderr);
+      std::_Exit(124);
+    });
     mpi = make_mpi_communicator(launch, o.collective_timeout);
     run_dir = broadcast_string(*mpi, run_dir);
   }

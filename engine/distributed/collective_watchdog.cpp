@@ -4,6 +4,11 @@
 #include <cstdlib>
 
 namespace te {
+namespace {
+std::atomic<CollectiveTimeoutHandler> g_timeout_handler{nullptr};
+}  // namespace
+
+void set_collective_timeout_handler(CollectiveTimeoutHandler handler) { g_timeout_handler = handler; }
 
 CollectiveWatchdog::CollectiveWatchdog(int rank, double timeout_s) : rank_(rank), timeout_s_(timeout_s) {
   if (timeout_s_ > 0) thread_ = std::thread([this] { watch(); });
@@ -44,13 +49,20 @@ void CollectiveWatchdog::watch() {
     const int64_t seq = sequence_;
     const auto deadline = started_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
     if (cv_.wait_until(lock, deadline, [&] { return stop_ || !busy_ || sequence_ != seq; })) continue;
-    std::fprintf(stderr,
-                 "error: rank %d waited %.0f s in %s (%lld bytes) for the other ranks: a peer rank "
-                 "died or stopped responding (see the launcher's and the other ranks' messages); "
-                 "exiting so the job ends instead of hanging (--collective-timeout sets the limit)\n",
-                 rank_, timeout_s_, operation_, static_cast<long long>(bytes_));
-    std::fflush(stderr);
-    std::_Exit(124);
+    char message[512];
+    std::snprintf(message, sizeof(message),
+                  "rank %d waited %.0f s in %s (%lld bytes) for the other ranks: a peer rank died "
+                  "or stopped responding (see the launcher's and the other ranks' messages)",
+                  rank_, timeout_s_, operation_, static_cast<long long>(bytes_));
+    if (const CollectiveTimeoutHandler handler = g_timeout_handler.load()) {
+      lock.unlock();
+      handler(message);
+      lock.lock();
+    } else {
+      std::fprintf(stderr, "warning: %s\n", message);
+    }
+    // Reported once per collective: wait for this one to end (or the handler ended the process).
+    cv_.wait(lock, [&] { return stop_ || !busy_ || sequence_ != seq; });
   }
 }
 

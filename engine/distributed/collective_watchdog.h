@@ -2,8 +2,10 @@
 // Turns a hang into an exit. A collective blocks until every rank joins it; a peer that died
 // without its launcher noticing, or that is stuck, would leave the others waiting forever.
 // Each collective is bracketed by begin()/end(); a thread checks that none lasts longer than
-// the timeout, and otherwise prints which rank waited in which operation for how long and
-// ends this process with exit code 124 (the launcher then ends the others).
+// the timeout, and otherwise hands a message naming the rank, the operation and the wait to
+// the program's timeout handler. The trainer's (engine/cli/cmd_train.cpp) prints it and ends
+// the process with exit code 124 (the launcher then ends the others): library code decides
+// no exit codes. Without a handler the message is printed and the rank keeps waiting.
 // Why an exit and not an exception: the waiting thread is inside MPI or NCCL and cannot be
 // unblocked portably (MPI has no cancellable collectives), so nothing could catch it.
 #include <atomic>
@@ -14,6 +16,10 @@
 #include <thread>
 
 namespace te {
+
+// Called on the watchdog's thread when a collective outlasts the timeout.
+using CollectiveTimeoutHandler = void (*)(const std::string& message);
+void set_collective_timeout_handler(CollectiveTimeoutHandler handler);
 
 class CollectiveWatchdog {
  public:
