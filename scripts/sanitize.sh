@@ -3,7 +3,8 @@
 #   scripts/sanitize.sh          # asan and tsan below
 #   scripts/sanitize.sh asan     # AddressSanitizer + UndefinedBehaviorSanitizer: every CPU test and
 #                                #   the SIMT-emulated CUDA kernel tests (label emu), build-asan/
-#   scripts/sanitize.sh emu      # the same for the emulated kernel tests only (what CI runs)
+#   scripts/sanitize.sh emu      # the same for the emulated kernel tests and the fuzz targets'
+#                                #   replay runs (label fuzz) only: what CI runs
 #   scripts/sanitize.sh tsan     # ThreadSanitizer: the loader and thread-pool tests, build-tsan/
 # Any report fails the run (halt_on_error, -fno-sanitize-recover). Suppressions: Open MPI's
 # own allocations kept until exit (scripts/lsan.supp says why); nothing else.
@@ -36,14 +37,18 @@ if [ "$MODE" = all ] || [ "$MODE" = asan ]; then
   cmake --build build-asan -j "$JOBS"
   ctest --test-dir build-asan --output-on-failure -j "$JOBS" -LE 'gpu|ptxas'
 elif [ "$MODE" = emu ]; then
-  echo "== AddressSanitizer + UndefinedBehaviorSanitizer: emulated CUDA kernels"
-  if ! command -v nvcc > /dev/null; then
+  echo "== AddressSanitizer + UndefinedBehaviorSanitizer: emulated CUDA kernels, fuzz replays"
+  targets="fuzz_make_seeds fuzz_replay_config fuzz_replay_image fuzz_replay_idx"
+  targets+=" fuzz_replay_shards fuzz_replay_checkpoint"
+  if command -v nvcc > /dev/null; then
+    targets+=" test_cuda_emu"
+  else
     echo "sanitize.sh emu: no CUDA toolkit (nvcc), so no emulated kernels to test"
-    exit 0
   fi
   configure build-asan "$ASAN_FLAGS"
-  cmake --build build-asan -j "$JOBS" --target test_cuda_emu
-  ctest --test-dir build-asan --output-on-failure -j "$JOBS" -L emu
+  # shellcheck disable=SC2086  # a list of target names
+  cmake --build build-asan -j "$JOBS" --target $targets
+  ctest --test-dir build-asan --output-on-failure -j "$JOBS" -L 'emu|fuzz'
 fi
 
 if [ "$MODE" = all ] || [ "$MODE" = tsan ]; then

@@ -36,6 +36,7 @@ int run_doctor() {
             << "  CUDA runtime        " << v.runtime << "\n"
             << "  cuDNN               " << v.cudnn << "\n"
             << "  cuBLAS              " << v.cublas << "\n";
+  if (!v.cudnn_check.empty()) std::cout << "  WARNING: " << v.cudnn_check << "\n";
   std::string why;
   if (!te::cuda::gpu_usable(&why)) {
     std::cout << "No usable GPU: " << why << "\n"

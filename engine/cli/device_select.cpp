@@ -8,6 +8,7 @@
 #include "engine/optim/optimizer.h"
 #ifdef TE_WITH_CUDA
 #include "kernels/cuda/context.h"
+#include "kernels/cuda/system_info.h"
 #endif
 
 namespace te::cli {
@@ -48,6 +49,8 @@ Device open_cuda(int index, const YAML::Node& model) {
   std::string why;
   if (!te::cuda::gpu_usable(&why)) throw DeviceError("no usable GPU: " + why);
   te::cuda::initialize(index);
+  const std::string cudnn_check = te::cuda::stack_versions().cudnn_check;
+  if (!cudnn_check.empty()) spdlog::warn("{}", cudnn_check);
 #endif
   const Device device = Device::cuda(index);
   if (model.IsDefined() && model.IsMap()) {

@@ -32,8 +32,15 @@ void BatchFeed::fetch(int slot) {
   if (!filled_[slot]) return;
   DeviceBatch& d = device_batch_[slot];
   const Shape& s = host_[slot].images.shape();  // [N, H, W, C] uint8
+  const void* images_before = d.images_u8.defined() ? d.images_u8.raw() : nullptr;
+  const void* labels_before = d.labels.defined() ? d.labels.raw() : nullptr;
   ensure_shape(d.images_u8, s, DType::U8, device_);
   ensure_shape(d.labels, host_[slot].labels.shape(), DType::I32, device_);
+  // New device memory may be a block that work queued on the compute stream still reads: the
+  // caching allocator orders reuse on the compute stream only, and this copy runs on the copy
+  // stream. Moving the slot's release point to now makes the copy wait for all of it.
+  if (d.images_u8.raw() != images_before || d.labels.raw() != labels_before)
+    ops::release_upload_slot(device_, slot);
   ops::upload_async(host_[slot].images, d.images_u8, slot);
   ops::upload_async(host_[slot].labels, d.labels, slot);
 }

@@ -91,8 +91,20 @@ void StepCapture::run(const StepKey& key, const std::function<void()>& device_wo
   const auto pool = pools_.find({key.slot, key.micro});
   if (pool != pools_.end()) work->use_pool(pool->second);
   std::string why;
+  const void* workspace_before = backend_.workspace();
   if (work->capture(device_work, &why)) {
     pools_[{key.slot, key.micro}] = work->pool();
+    if (backend_.workspace() != workspace_before) {
+      // The workspace grew while capturing: nodes recorded before the growth point into the
+      // old block, which went back to the allocator's cache. Never replay that graph; run the
+      // step eagerly (nothing ran during the capture) and capture again next time, when the
+      // workspace is already large enough.
+      spdlog::debug("CUDA graphs: workspace moved during the capture of slot {} micro-batch {}; "
+                    "dropped, capturing again next step", key.slot, key.micro);
+      ++dropped_captures_;
+      device_work();
+      return;
+    }
     e.workspace = backend_.workspace();
     e.work = std::move(work);
     ++captures_;

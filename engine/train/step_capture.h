@@ -5,7 +5,7 @@
 // upload slot the input comes from, the micro-batch index (its loss slot), the batch rows, the
 // activation arena's address and the loss scale. A key is run eagerly `warmup` times before it
 // is captured (cuDNN plans, workspace and scratch sizes settle first). A capture is dropped when
-// the shared cuDNN/cuBLAS workspace has moved since; layers keep per-batch memory grow-only
+// the shared cuDNN/cuBLAS workspace has moved since, or moved while it was being recorded; layers keep per-batch memory grow-only
 // (ensure_view), so evaluations in between do not move what a capture recorded.
 //
 // Where capture is impossible it is not used, and one log line says why: a CPU run, a build
@@ -74,6 +74,8 @@ class StepCapture {
   void run(const StepKey& key, const std::function<void()>& device_work);
   int64_t replays() const { return replays_; }
   int64_t captures() const { return captures_; }
+  // Captures discarded because the workspace moved while they were recorded.
+  int64_t dropped_captures() const { return dropped_captures_; }
 
  private:
   struct Entry {
@@ -84,7 +86,7 @@ class StepCapture {
   bool active_ = false;
   int warmup_;
   CaptureBackend backend_;
-  int64_t replays_ = 0, captures_ = 0;
+  int64_t replays_ = 0, captures_ = 0, dropped_captures_ = 0;
   std::map<StepKey, Entry> entries_;
   // One private allocator pool per (slot, micro-batch): its captures replace each other.
   std::map<std::pair<int, int64_t>, int> pools_;

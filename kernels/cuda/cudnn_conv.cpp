@@ -24,7 +24,8 @@
 //
 // Device binding: cuDNN >= 9.8 binds heuristics and plans to a device-properties descriptor;
 // the older binding through the handle (CUDNN_ATTR_OPERATIONGRAPH_HANDLE/EXECUTION_PLAN_HANDLE)
-// is deprecated, so it is used only if the device-properties path is refused.
+// is deprecated, so it is used per shape only where the device-properties path gives no plan
+// (conv_plan_cache.h has the rules, tested without a GPU).
 #include "kernels/cuda/cudnn_conv.h"
 
 #include <cuda_runtime.h>
@@ -34,11 +35,11 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
 #include <vector>
 
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/context.h"
+#include "kernels/cuda/conv_plan_cache.h"
 #include "kernels/cuda/filter_layout.h"
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/lowp_epilogue.h"
@@ -120,17 +121,15 @@ struct Plan {
   std::unique_ptr<Desc> plan;
   int64_t workspace = 0;
   std::string engine;  // for messages
+  ConvBinding binding = ConvBinding::DeviceProp;
 };
-
-enum class Binding { DeviceProp, Handle };
-std::atomic<int> g_binding{-1};  // -1: not decided yet, else a Binding
-std::atomic<bool> g_executed{false};  // some plan has executed with the current binding
+using Binding = ConvBinding;
 
 #if CUDNN_VERSION >= 90800
 // One device-properties descriptor for the process (made from the handle of the initialised
 // device).
 cudnnBackendDescriptor_t device_prop() {
-  static Desc* prop = nullptr;  // never destroyed: see g_cache
+  static Desc* prop = nullptr;  // never destroyed: see g_plans
   static std::mutex m;
   std::lock_guard<std::mutex> lock(m);
   if (!prop) {
@@ -215,7 +214,9 @@ std::string describe(ConvDirection dir, const ConvShape& s, DType dtype, float b
   return buf;
 }
 
-void execute(const Plan& plan, const void* x, const void* w, const void* y) {
+// cuDNN's verdict on executing the plan. Everything before (the workspace allocation, the
+// variant pack) throws DeviceError as usual: those errors say nothing about the plan's binding.
+cudnnStatus_t execute(const Plan& plan, const void* x, const void* w, const void* y) {
   Context& ctx = context();
   void* ws = plan.workspace > 0 ? workspace(static_cast<size_t>(plan.workspace)) : nullptr;
   Desc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
@@ -225,7 +226,7 @@ void execute(const Plan& plan, const void* x, const void* w, const void* y) {
   set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, ptrs);
   set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &ws);
   TE_CUDNN_CHECK(cudnnBackendFinalize(pack.get()));
-  TE_CUDNN_CHECK(cudnnBackendExecute(ctx.cudnn, plan.plan->get(), pack.get()));
+  return cudnnBackendExecute(ctx.cudnn, plan.plan->get(), pack.get());
 }
 
 // What a timed search runs the candidate plans on: the call's operands, with the output
@@ -257,9 +258,9 @@ std::unique_ptr<Plan> fastest(std::vector<std::unique_ptr<Plan>>& candidates, co
     p[ops.out] = scratch;
     for (size_t i = 0; i < candidates.size(); ++i) {
       try {
-        execute(*candidates[i], p[0], p[1], p[2]);
+        if (execute(*candidates[i], p[0], p[1], p[2]) != CUDNN_STATUS_SUCCESS) continue;
         TE_CUDA_CHECK(cudaEventRecord(start, ctx.compute));
-        for (int r = 0; r < 3; ++r) execute(*candidates[i], p[0], p[1], p[2]);
+        for (int r = 0; r < 3; ++r) TE_CUDNN_CHECK(execute(*candidates[i], p[0], p[1], p[2]));
         TE_CUDA_CHECK(cudaEventRecord(stop, ctx.compute));
         TE_CUDA_CHECK(cudaEventSynchronize(stop));
         float ms = 0;
@@ -429,6 +430,7 @@ std::unique_ptr<Plan> build_plan(ConvDirection dir, const ConvShape& s, DType dt
         out->plan = std::move(plan);
         out->workspace = ws;
         out->engine = "engine " + std::to_string(engine_index);
+        out->binding = binding;
         if (!timing) return out;
         candidates.push_back(std::move(out));
       }
@@ -450,8 +452,7 @@ std::unique_ptr<Plan> build_plan(ConvDirection dir, const ConvShape& s, DType dt
 
 // Plans live until the process ends and are deliberately never destroyed: destroying cuDNN
 // descriptors from a static destructor can run after the CUDA driver has shut down.
-std::mutex g_cache_mutex;
-auto& g_cache = *new std::unordered_map<std::string, std::shared_ptr<Plan>>;
+auto& g_plans = *new ConvPlanCache<Plan>(CUDNN_VERSION >= 90800);
 
 std::string cache_key(ConvDirection dir, const ConvShape& s, DType dtype, Layout filter,
                       const int64_t align[3], float beta) {
@@ -470,8 +471,8 @@ std::string cache_key(ConvDirection dir, const ConvShape& s, DType dtype, Layout
 }
 
 // The cached plan for this call, building it on first use. nullptr when cuDNN has no engine.
-// `remember_none`: cache "no engine" too (nullptr), so a refused first choice with a fallback
-// (the KCRS filter under NHWC) is not planned again on every call.
+// `remember_none`: cache "no engine" too (nullptr), for calls with a fallback, so they are not
+// planned again on every call.
 std::shared_ptr<Plan> plan_for(ConvDirection dir, const ConvShape& s, DType dtype, Layout filter,
                                const int64_t align[3], float beta, const Operands& operands,
                                bool remember_none, std::string& why) {
@@ -479,39 +480,12 @@ std::shared_ptr<Plan> plan_for(ConvDirection dir, const ConvShape& s, DType dtyp
   const std::string key =
       cache_key(dir, s, dtype, filter, align, beta) + (autotune ? "|timed" : "");
   const Operands* timing = autotune ? &operands : nullptr;
-  std::lock_guard<std::mutex> lock(g_cache_mutex);
-  auto it = g_cache.find(key);
-  if (it != g_cache.end()) {
-    if (!it->second) why = "no engine (cached)";
-    return it->second;
-  }
-  std::unique_ptr<Plan> plan;
-  const int decided = g_binding.load();
-#if CUDNN_VERSION >= 90800
-  const Binding first = decided == static_cast<int>(Binding::Handle) ? Binding::Handle : Binding::DeviceProp;
-#else
-  const Binding first = Binding::Handle;
-#endif
-  try {
-    plan = build_plan(dir, s, dtype, filter, align, beta, first, timing, why);
-  } catch (const DeviceError& e) {
-    // e.g. a cuDNN build that does not know the device-properties attributes yet
-    if (first == Binding::Handle || decided >= 0) throw;
-    why = e.what();
-  }
-  if (!plan && decided < 0 && first == Binding::DeviceProp) {
-    std::string why_handle;
-    plan = build_plan(dir, s, dtype, filter, align, beta, Binding::Handle, timing, why_handle);
-    if (plan) g_binding = static_cast<int>(Binding::Handle);
-    else why += "; through the handle: " + why_handle;
-  } else if (plan && decided < 0) {
-    g_binding = static_cast<int>(first);
-  }
-  std::shared_ptr<Plan> shared(std::move(plan));
-  // "No engine" is remembered only once the binding is decided (the handle retry above runs
-  // while it is not).
-  if (shared || (remember_none && g_binding.load() >= 0)) g_cache.emplace(key, shared);
-  return shared;
+  return g_plans.get(
+      key, remember_none,
+      [&](Binding binding, std::string& reason) {
+        return build_plan(dir, s, dtype, filter, align, beta, binding, timing, reason);
+      },
+      why);
 }
 
 }  // namespace
@@ -540,26 +514,22 @@ void convolve(ConvDirection dir, const ConvShape& s, DType dtype, Layout filter,
   // NHWC activations with the KCRS filter: "no engine" has a fallback (the KRSC copy), so it
   // is cached rather than planned again on every call.
   const bool krsc_fallback = s.layout == Layout::NHWC && filter == Layout::NCHW;
-  std::shared_ptr<Plan> plan =
-      plan_for(dir, s, dtype, filter, align, beta, operands, krsc_fallback, why);
+  std::shared_ptr<Plan> plan = plan_for(dir, s, dtype, filter, align, beta, operands,
+                                        no_engine_has_fallback(krsc_fallback, beta), why);
   if (plan) {
-    try {
-      execute(*plan, x, w, y);
-    } catch (const DeviceError&) {
-      // A plan bound through device properties that finalized but cannot execute: before any
-      // such plan has run, fall back to binding through the handle (once) and try again.
-      if (g_executed.load() || g_binding.load() != static_cast<int>(Binding::DeviceProp)) throw;
-      {
-        std::lock_guard<std::mutex> lock(g_cache_mutex);
-        g_cache.clear();
-        g_binding = static_cast<int>(Binding::Handle);
-      }
-      g_executed = true;  // no second fallback
+    const cudnnStatus_t status = execute(*plan, x, w, y);
+    if (status == CUDNN_STATUS_SUCCESS) {
+      g_plans.executed(*plan);
+      return;
+    }
+    // A plan bound through device properties that finalized but cannot execute, before any
+    // such plan has run: every plan is rebuilt through the handle (once), and this call retried.
+    if (g_plans.execution_refused(*plan)) {
       convolve(dir, s, dtype, filter, x, w, y, beta);
       return;
     }
-    g_executed = true;
-    return;
+    throw DeviceError("cuDNN could not execute " + plan->engine + " for " +
+                      describe(dir, s, dtype, beta) + ": " + cudnnGetErrorString(status));
   }
   if (krsc_fallback) {
     convolve_with_krsc_filter(dir, s, dtype, x, w, y, beta);
@@ -637,17 +607,15 @@ void run_convolution(ConvDirection dir, const ConvShape& s, DType dtype, const v
 void set_conv_autotune(bool on) { g_autotune = on; }
 bool conv_autotune() { return g_autotune.load(); }
 
-size_t cached_conv_plans() {
-  std::lock_guard<std::mutex> lock(g_cache_mutex);
-  return g_cache.size();
-}
+size_t cached_conv_plans() { return g_plans.size(); }
 
 std::string conv_backend_mode() {
-  const int b = g_binding.load();
-  if (b < 0) return "cuDNN graph API (no convolution planned yet)";
-  return b == static_cast<int>(Binding::DeviceProp)
-             ? "cuDNN graph API bound through a device-properties descriptor"
-             : "cuDNN graph API bound through the handle (device-properties path refused)";
+  const size_t prop = g_plans.count(Binding::DeviceProp), handle = g_plans.count(Binding::Handle);
+  if (prop + handle == 0) return "cuDNN graph API (no convolution planned yet)";
+  return "cuDNN graph API: " + std::to_string(prop) +
+         " plans bound through a device-properties descriptor, " + std::to_string(handle) +
+         " through the handle" +
+         (g_plans.device_prop_enabled() ? "" : " (device-properties path refused by this cuDNN)");
 }
 
 }  // namespace te::cuda

@@ -6,10 +6,14 @@
 
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/context.h"
+#include "kernels/cuda/cudnn_version.h"
 
 namespace te::cuda {
 
 void create_library_handles(Context& ctx) {
+  // Another major version than the headers': refuse before any call into it.
+  const CudnnVersionVerdict version = check_cudnn_version(cudnnGetVersion(), CUDNN_VERSION);
+  if (!version.usable) throw DeviceError(version.message);
   cudnnHandle_t dnn = nullptr;
   TE_CUDNN_CHECK(cudnnCreate(&dnn));
   TE_CUDNN_CHECK(cudnnSetStream(dnn, ctx.compute));

@@ -10,6 +10,7 @@
 #include "engine/core/philox.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/cudnn_conv.h"
+#include "kernels/cuda/cudnn_version.h"
 #include "kernels/cuda/ops_cuda.h"
 
 namespace te::cuda {
@@ -62,10 +63,9 @@ StackVersions stack_versions() {
   if (cudaRuntimeGetVersion(&runtime) != cudaSuccess) runtime = 0;
   v.driver = cuda_version(driver);
   v.runtime = cuda_version(runtime);
-  const size_t dnn = cudnnGetVersion();  // e.g. 91400 = 9.14.0
-  v.cudnn = std::to_string(dnn / 10000) + "." + std::to_string((dnn % 10000) / 100) + "." +
-            std::to_string(dnn % 100) + " (built against " + std::to_string(CUDNN_MAJOR) + "." +
-            std::to_string(CUDNN_MINOR) + "." + std::to_string(CUDNN_PATCHLEVEL) + ")";
+  v.cudnn = cudnn_version_string(cudnnGetVersion()) + " (built against " +
+            cudnn_version_string(CUDNN_VERSION) + ")";
+  v.cudnn_check = check_cudnn_version(cudnnGetVersion(), CUDNN_VERSION).message;
   int major = 0, minor = 0, patch = 0;
   if (cublasGetProperty(MAJOR_VERSION, &major) == CUBLAS_STATUS_SUCCESS &&
       cublasGetProperty(MINOR_VERSION, &minor) == CUBLAS_STATUS_SUCCESS &&

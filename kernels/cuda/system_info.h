@@ -13,6 +13,7 @@ struct StackVersions {
   std::string driver;   // CUDA version the driver supports, "none" without a driver
   std::string runtime;  // CUDA runtime this binary uses
   std::string cudnn;    // loaded cuDNN library (and the header it was built with)
+  std::string cudnn_check;  // empty, or why the loaded cuDNN may not fit the headers
   std::string cublas;   // loaded cuBLAS library
 };
 StackVersions stack_versions();

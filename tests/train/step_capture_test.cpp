@@ -13,6 +13,7 @@ struct Record {
   int eager = 0, captured = 0, replayed = 0, next_pool = 0;
   bool fail_next_capture = false;
   const void* workspace = nullptr;
+  const void* workspace_after_capture = nullptr;  // set: the workspace grows during a capture
   std::vector<int> pools_used;  // the pool each successful capture used
 };
 
@@ -28,6 +29,10 @@ class FakeStep : public CapturedStep {
     capturing_ = true;
     work();  // host code runs; on a GPU nothing would execute
     capturing_ = false;
+    if (r_.workspace_after_capture) {
+      r_.workspace = r_.workspace_after_capture;
+      r_.workspace_after_capture = nullptr;
+    }
     if (pool_ < 0) pool_ = r_.next_pool++;
     r_.pools_used.push_back(pool_);
     ++r_.captured;
@@ -116,6 +121,28 @@ TEST(StepCapture, AMovedWorkspaceDropsTheCapture) {
   h.run(key(0, &a0));
   EXPECT_EQ(h.rec.captured, 2);
   EXPECT_EQ(h.rec.replayed, 3);
+}
+
+// A layer asking for more workspace in the middle of a capture moves it: the nodes recorded
+// before point into the freed block, so that graph must never be replayed.
+TEST(StepCapture, AWorkspaceThatMovesDuringTheCaptureDropsIt) {
+  Harness h(1);
+  int w0, w1;
+  h.rec.workspace = &w0;
+  h.run(key(0, &a0));  // eager warm-up
+  h.rec.workspace_after_capture = &w1;
+  h.run(key(0, &a0));  // captured, workspace moved: dropped, the step runs eagerly instead
+  EXPECT_EQ(h.rec.captured, 1);
+  EXPECT_EQ(h.rec.replayed, 0);
+  EXPECT_EQ(h.rec.eager, 2);
+  EXPECT_EQ(h.sc.dropped_captures(), 1);
+  EXPECT_TRUE(h.sc.active());
+  h.run(key(0, &a0));  // captured again with the workspace at rest, and replayed
+  EXPECT_EQ(h.rec.captured, 2);
+  EXPECT_EQ(h.rec.replayed, 1);
+  EXPECT_EQ(h.rec.eager, 2);
+  h.run(key(0, &a0));
+  EXPECT_EQ(h.rec.replayed, 2);
 }
 
 TEST(StepCapture, AFailedCaptureRunsTheWorkOnceAndStaysEager) {
