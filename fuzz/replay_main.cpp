@@ -144,7 +144,8 @@ int main(int argc, char** argv) {
         run_one(corpus[i]);
       }
     }
-    const auto deadline = std::chrono::steady_clock::now() +
+    const auto start = std::chrono::steady_clock::now();
+    const auto deadline = start +
                           std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
     long long i = only >= 0 ? only : 0;
     for (; only >= 0 || std::chrono::steady_clock::now() < deadline; ++i) {
@@ -157,7 +158,8 @@ int main(int argc, char** argv) {
     }
     std::printf("%s: %zu corpus files and %lld mutations (seed %llu) in %.0f s, no findings\n",
                 fs::path(argv[0]).filename().c_str(), corpus.size(), only >= 0 ? 1 : i,
-                static_cast<unsigned long long>(seed), seconds);
+                static_cast<unsigned long long>(seed),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "FINDING: an exception escaped the target: %s\n", e.what());
