@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# One-shot check on a GPU machine: configure and build for sm_90 (Release, all cores), run every
-# test including the GPU ones, `trainer doctor`, the bandwidth of our own kernels (bench_kernels,
-# against cudaMemcpy), and the training-throughput comparison with PyTorch eager and
+# One-shot check on a GPU machine: configure and build for sm_90 (Release, all cores; built here
+# rather than carried: the binary then links this host's cuDNN headers and libraries, see
+# kernels/cuda/cudnn_version.h), run every test including the GPU ones (the SIMT emulation is
+# left out: CI runs it), `trainer doctor`, the Docker runtime-library check, the bandwidth of
+# our own kernels (bench_kernels, against cudaMemcpy), and the training-throughput comparison with PyTorch eager and
 # torch.compile (bench/compare_torch.py's default cases: resnet18/50 bf16 channels_last, resnet18
 # fp32 and TF32; the engine's cells say "n/a (not supported: ...)" where it cannot run a case)
 # when PyTorch imports; prints a summary with both tables last. Needs no network (no apt, no
@@ -65,7 +67,8 @@ fi
 # ---- configure ----
 configure() {
   cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTE_CUDA=ON \
-    -DTE_CUDA_ARCHITECTURES="$ARCH" -DTE_BUILD_TESTS=ON -DTE_BUILD_BENCH=ON "$@" \
+    -DTE_CUDA_ARCHITECTURES="$ARCH" -DTE_BUILD_TESTS=ON -DTE_BUILD_BENCH=ON \
+    -DTE_CUDA_EMULATION=OFF -DTE_FUZZ_REPLAY_SECONDS=3 "$@" \
     > "$LOGS/configure.log" 2>&1
 }
 if ! configure; then
@@ -187,6 +190,17 @@ else
   STATUS=1
 fi
 cat "$LOGS/doctor.log"
+
+# ---- the Docker image's runtime stage: every library the trainer links, from its packages ----
+# (this host runs the image's base release, Ubuntu 24.04; docker/check_runtime_libs.sh)
+if timeout 60 "$ROOT/docker/check_runtime_libs.sh" "$BUILD/engine/cli/trainer" \
+    > "$LOGS/runtime_libs.log" 2>&1; then
+  note "docker runtime libs" "OK: $(tail -n 1 "$LOGS/runtime_libs.log")"
+else
+  show_tail "$LOGS/runtime_libs.log" 20
+  note "docker runtime libs" "MISSING: $(grep -c . "$LOGS/runtime_libs.log") lines, see $LOGS/runtime_libs.log"
+  STATUS=1
+fi
 
 # ---- kernel bandwidth (exit 77: skipped, no usable GPU) ----
 T0=$(date +%s)
