@@ -94,10 +94,14 @@ TEST_F(ResNetStep, LossAndGradientsMatchCpu) {
 }
 
 // The mixed-precision step (bf16 activations and conv/linear weights, f32 masters and batch
-// norm) against the f32 CPU step from the same weights and data. bf16 keeps 8 bits of
-// mantissa, so through 20 layers the tolerances are loose: loss 2% relative, each gradient
-// tensor 10% relative L2, running statistics 2%. They catch wrong layouts, dtypes, scales or
-// a missing gradient (errors of order 100%), not rounding.
+// norm) against the f32 CPU step from the same weights and data. Through 20 layers of batch
+// norm over small populations (batch 8; 2x2 pixels at layer4) bf16 rounding is amplified a
+// lot: PyTorch 1.13 on the CPU, this resnet18 at 64 px, batch 8, bf16 against f32, gives
+// gradient errors (relative L2 per tensor) of 0.10 to 0.42 below fc and 0.05 at fc.weight;
+// this step in the SIMT emulation 0.15 to 0.45. So: fc's gradients within 0.1 (one rounded
+// GEMM from the logits), every other one within 0.75, loss 2%, running statistics 2%. That
+// still catches a missing, zeroed, doubled or sign-flipped gradient (errors of 1 or more) and
+// wrong layouts or scales; rounding itself is checked per kernel (lowp_*_test.cpp).
 void check_bf16_step(bool channels_last) {
   const int64_t batch = 8, size = 64, classes = 10;
   auto cpu_graph = resnet18(classes, size);
@@ -141,8 +145,9 @@ void check_bf16_step(bool channels_last) {
   int64_t offset = 0;
   for (const NamedTensor& p : cp) {
     const int64_t n = p.tensor.numel();
+    const double tolerance = p.name.rfind("fc.", 0) == 0 ? 0.1 : 0.75;
     EXPECT_LT(relative_l2(gg.slice_flat(offset, Shape{n}).to_f64_vector(),
-                          gc.slice_flat(offset, Shape{n}).to_f64_vector()), 0.1)
+                          gc.slice_flat(offset, Shape{n}).to_f64_vector()), tolerance)
         << "gradient of " << p.name;
     offset += n;
   }

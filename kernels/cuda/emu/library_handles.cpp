@@ -1,5 +1,6 @@
 // The emulation has no cuDNN or cuBLAS: the context's handles stay null, and the operations
-// that would use them throw (gpu_only_ops.cpp) before reaching for one.
+// that would use them are the CPU reference here (reference_library_ops.cpp), which never
+// reaches for one.
 #include "kernels/cuda/library_handles.h"
 
 #include "kernels/cuda/context.h"
