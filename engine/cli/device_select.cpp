@@ -17,7 +17,9 @@ namespace {
 // One forward, loss, backward and optimizer step of `model` on `device` with two random images.
 void probe_model(const YAML::Node& model, Device device) {
   YAML::Node m = YAML::Clone(model);
-  if (!m["num_classes"]) m["num_classes"] = 2;
+  // A preset needs a class count (the trainer takes it from the data, not read yet); a layer
+  // list has its own in its last layer.
+  if (!m["num_classes"] && !m["layers"]) m["num_classes"] = 2;
   if (!m["in_channels"]) m["in_channels"] = 3;
   const int64_t c = m["in_channels"].as<int64_t>();
   GraphOptions options;

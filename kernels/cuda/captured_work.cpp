@@ -27,7 +27,14 @@ bool CapturedWork::capture(const std::function<void()>& work, std::string* why) 
   if (pool_ < 0) pool_ = ctx.device_allocator->new_pool();
   // Work queued before the capture must not be mistaken for part of it.
   TE_CUDA_CHECK(cudaStreamSynchronize(stream));
-  TE_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed));
+  // A capture the runtime refuses to begin is a failed capture like any other (the caller runs
+  // the work eagerly), not an error of the run.
+  const cudaError_t begin = cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed);
+  if (begin != cudaSuccess) {
+    cudaGetLastError();
+    if (why) *why = std::string("cudaStreamBeginCapture: ") + cudaGetErrorString(begin);
+    return false;
+  }
   ctx.device_allocator->use_pool(pool_);
   std::string failure;
   try {
