@@ -62,6 +62,8 @@ struct TrainSection {
   bool allow_tf32 = true;      // GPU: fp32 convolutions/GEMMs may use TF32 tensor cores
   bool cuda_graphs = true;     // GPU: replay each micro-batch's forward/backward as a CUDA graph
   bool channels_last = false;  // GPU: NHWC activations (kernels/layout.h)
+  // Data parallelism: gradient buckets all-reduced during backward (CPU ranks); false: after it.
+  bool allreduce_overlap = true;
 };
 
 struct CheckpointSection {

@@ -33,6 +33,9 @@ class Communicator {
   virtual void broadcast(Tensor& t, int root) = 0;
   virtual void broadcast_bytes(void* data, int64_t bytes, int root) = 0;
   virtual void barrier() = 0;
+  // True when a thread other than the one that created the communicator may issue the
+  // collectives, one thread at a time (MPI_THREAD_SERIALIZED): the overlapped gradient average.
+  virtual bool collectives_from_another_thread() const { return false; }
   // Every rank got this far without an error: the destructor may end the collectives in order.
   // Without it (an exception on this rank) the destructor leaves the others to the launcher,
   // which ends the job, rather than wait for peers that may be blocked.

@@ -13,6 +13,8 @@ DataParallel::DataParallel(std::shared_ptr<Communicator> comm, int64_t bucket_by
                       " bytes");
 }
 
+DataParallel::~DataParallel() = default;
+
 std::vector<std::pair<int64_t, int64_t>> DataParallel::buckets(int64_t numel, int64_t elem_bytes,
                                                                int64_t bucket_bytes) {
   const int64_t per = std::max<int64_t>(1, bucket_bytes / std::max<int64_t>(1, elem_bytes));
@@ -30,6 +32,30 @@ void DataParallel::average_gradients(Tensor& flat) {
   }
   gradient_seconds_ +=
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void DataParallel::arm_overlap(Tensor& flat) {
+  if (!can_overlap())
+    throw DistributedError("overlapped all-reduce: the " + comm_->backend() +
+                           " communicator does not take collectives from a second thread");
+  if (!reducer_ || reducer_numel_ != flat.numel()) {
+    reducer_.reset();
+    // The comm thread owns a reference to the communicator: it may outlive this object when
+    // it is stuck in a collective (overlapped_reducer.h).
+    reducer_ = std::make_unique<OverlappedReducer>(
+        buckets(flat.numel(), static_cast<int64_t>(dtype_size(flat.dtype())), bucket_bytes_),
+        [comm = comm_](Tensor& bucket) { comm->allreduce_mean(bucket); });
+    reducer_numel_ = flat.numel();
+  }
+  reducer_->arm(flat);
+}
+
+void DataParallel::gradients_ready(int64_t offset, int64_t count) {
+  if (reducer_) reducer_->ready(offset, count);
+}
+
+void DataParallel::finish_overlap() {
+  if (reducer_) reducer_->finish();
 }
 
 void DataParallel::average_buffers(std::vector<NamedTensor>& buffers) {

@@ -43,10 +43,14 @@ class MpiCommunicator final : public Communicator {
     MPI_Initialized(&initialized);
     if (!initialized) {
       int provided = 0;
-      // Only the training thread calls MPI (the loader's workers and the watchdog never do).
-      check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+      // The training thread calls MPI, and during backward the overlapped all-reduce's comm
+      // thread, never both at once (the loader's workers and the watchdog never do).
+      check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided), "MPI_Init_thread");
       owns_mpi_ = true;
     }
+    int level = MPI_THREAD_SINGLE;
+    MPI_Query_thread(&level);
+    serialized_ = level >= MPI_THREAD_SERIALIZED;
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     check(MPI_Comm_dup(MPI_COMM_WORLD, &comm_), "MPI_Comm_dup");
     MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
@@ -135,6 +139,7 @@ class MpiCommunicator final : public Communicator {
   }
 
   void shutdown() override { clean_ = true; }
+  bool collectives_from_another_thread() const override { return serialized_; }
 
  private:
   void check(int code, const char* call) const {
@@ -146,6 +151,7 @@ class MpiCommunicator final : public Communicator {
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, size_ = 1;
   bool owns_mpi_ = false, clean_ = false;
+  bool serialized_ = false;  // MPI grants MPI_THREAD_SERIALIZED or more
   std::unique_ptr<CollectiveWatchdog> watchdog_;
 };
 

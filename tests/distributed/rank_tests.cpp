@@ -13,6 +13,7 @@
 #include "engine/config/run_config.h"
 #include "engine/distributed/data_parallel.h"
 #include "engine/distributed/mpi_communicator.h"
+#include "engine/core/philox.h"
 #include "engine/graph/graph.h"
 #include "engine/train/interrupt.h"
 #include "engine/train/trainer.h"
@@ -97,6 +98,52 @@ TEST(DISABLED_Ranks, BuffersAreAveragedAndCountersTakenFromRankZero) {
   dp.average_buffers(buffers);
   EXPECT_EQ(buffers[0].tensor.to_vector(), (std::vector<float>{0.5f, 1}));
   EXPECT_EQ(buffers[1].tensor.data<int64_t>()[0], 5);
+}
+
+// One backward of a small conv/BN/linear graph on each rank's own batch; returns its gradients
+// averaged over the ranks, overlapped with the backward or after it.
+std::vector<float> averaged_gradients(DataParallel& dp, bool overlapped) {
+  const YAML::Node spec = YAML::Load(
+      "{layers: [{name: conv1, type: conv2d, out_channels: 6, kernel: 3, padding: 1},"
+      " {name: bn1, type: batchnorm2d}, {name: relu1, type: relu},"
+      " {name: conv2, type: conv2d, out_channels: 5, kernel: 3, padding: 1},"
+      " {name: pool, type: global_avg_pool}, {name: flatten, type: flatten},"
+      " {name: fc, type: linear, out_features: 4}]}");
+  auto graph = Graph::build(spec, "test", Shape{3, 6, 6});
+  Tensor x = Tensor::empty({4, 3, 6, 6});
+  CounterRng rng(7, static_cast<uint64_t>(dp.rank()), 0);  // each rank its own batch
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = rng.uniform(-1.0f, 1.0f);
+  RunContext ctx;
+  ctx.training = true;
+  const Tensor& y = graph->forward(x, ctx);
+  Tensor dy = Tensor::empty(y.shape());
+  for (int64_t i = 0; i < dy.numel(); ++i) dy.data<float>()[i] = rng.uniform(-1.0f, 1.0f);
+  graph->zero_grad();
+  if (overlapped) {
+    graph->set_gradients_ready_hook([&](int64_t o, int64_t n) { dp.gradients_ready(o, n); });
+    dp.arm_overlap(graph->gradients());
+    graph->backward(dy, ctx);
+    dp.finish_overlap();
+  } else {
+    graph->backward(dy, ctx);
+    dp.average_gradients(graph->gradients());
+  }
+  return graph->gradients().to_vector();
+}
+
+// The overlapped average starts buckets while backward runs and still gives the bytes of the
+// average after backward (same buckets, same order, same reduction).
+TEST(DISABLED_Ranks, OverlappedAllReduceEqualsTheOneAfterBackward) {
+  REQUIRE_TWO_RANKS();
+  comm();
+  ASSERT_TRUE(g_comm->collectives_from_another_thread()) << "MPI did not grant MPI_THREAD_SERIALIZED";
+  DataParallel dp(g_comm, 64);  // 16 floats a bucket: many buckets
+  const std::vector<float> after = averaged_gradients(dp, false);
+  const std::vector<float> during = averaged_gradients(dp, true);
+  ASSERT_EQ(after.size(), during.size());
+  EXPECT_EQ(std::memcmp(after.data(), during.data(), after.size() * sizeof(float)), 0);
+  EXPECT_GT(dp.overlap_early_buckets(), 0) << "no bucket was reduced during backward";
+  EXPECT_NE(std::count(after.begin(), after.end(), 0.0f), static_cast<long>(after.size()));
 }
 
 struct Trained {
@@ -197,6 +244,27 @@ TEST(DISABLED_Ranks, TwoRanksMatchOneProcessAtTwiceTheBatch) {
 TEST(DISABLED_Ranks, TwoRanksMatchOneProcessWithGradientAccumulation) {
   REQUIRE_TWO_RANKS();
   expect_two_ranks_match_one_process("accumulation", "train: {epochs: 2, threads: 1, grad_accum: 2}\n");
+}
+
+// The trainer with the all-reduce overlapped with backward (the default on CPU ranks) and
+// with train.allreduce_overlap: false ends with the same weights and statistics, bit for bit,
+// with batch norm and gradient accumulation (only the last micro-batch's backward reduces).
+TEST(DISABLED_Ranks, TrainerOverlappedEqualsNotOverlapped) {
+  REQUIRE_TWO_RANKS();
+  Communicator& c = comm();
+  std::string root = c.rank() == 0 ? testing::temp_dir("overlap") : "";
+  root = broadcast_string(c, root);
+  if (c.rank() == 0) testing::write_tiny_idx(root + "/data", 96, 30);
+  const std::string train_section = "train: {epochs: 2, threads: 1, grad_accum: 2, allreduce_overlap: ";
+  const Trained on = train(testing::tiny_idx_config(root + "/data", true, 4, train_section + "true}\n"),
+                           root + "/on", g_comm);
+  const Trained off = train(testing::tiny_idx_config(root + "/data", true, 4, train_section + "false}\n"),
+                            root + "/off", g_comm);
+  ASSERT_EQ(on.params.size(), off.params.size());
+  EXPECT_EQ(on.summary.steps, 12);
+  EXPECT_EQ(std::memcmp(on.params.data(), off.params.data(), on.params.size() * sizeof(float)), 0);
+  EXPECT_EQ(on.buffers, off.buffers);
+  c.barrier();
 }
 
 // Stopped mid-epoch (as SIGTERM does: every rank agrees, checkpoints, throws Interrupted) and
