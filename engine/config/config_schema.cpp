@@ -99,6 +99,7 @@ std::vector<ConfigKey> make_schema() {
       key("train.cuda_graphs", K::Bool, "true"),
       key("train.channels_last", K::Bool, "false"),
       key("train.allreduce_overlap", K::Bool, "true"),
+      key("train.sync_batchnorm", K::Bool, "false"),
 
       ranged("checkpoint.every_epochs", K::Int, "1", 0, 1000000),
       ranged("checkpoint.every_steps", K::Int, "0", 0, 1e12),

@@ -64,6 +64,8 @@ struct TrainSection {
   bool channels_last = false;  // GPU: NHWC activations (kernels/layout.h)
   // Data parallelism: gradient buckets all-reduced during backward (CPU ranks); false: after it.
   bool allreduce_overlap = true;
+  // Data parallelism: batch-norm statistics over all ranks in training (CPU ranks); false: per rank.
+  bool sync_batchnorm = false;
 };
 
 struct CheckpointSection {

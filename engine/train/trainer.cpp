@@ -66,6 +66,7 @@ Trainer::Impl::StepResult Trainer::Impl::train_step() {
     RunContext ctx;
     ctx.training = true;
     ctx.seed = state.seed;
+    ctx.batch_stats_sync = bn_sync.get();  // train.sync_batchnorm under data parallelism
     // Distinct per micro-batch, identical between a run and its resumption.
     ctx.step = static_cast<uint64_t>(state.step * accum + micro);
     // The loss scale (fp16) multiplies every gradient; finish_backward divides it out again.

@@ -10,6 +10,7 @@
 #include "engine/graph/graph.h"
 #include "engine/io/metrics_writer.h"
 #include "engine/io/tensorboard_writer.h"
+#include "engine/layers/batch_stats_sync.h"
 #include "engine/layers/softmax_cross_entropy.h"
 #include "engine/optim/lr_schedule.h"
 #include "engine/train/batch_feed.h"
@@ -48,6 +49,7 @@ struct Trainer::Impl {
   std::unique_ptr<DataParallel> dp;  // several ranks (options.comm); null for one process
   bool root() const { return !dp || dp->is_root(); }  // rank 0 writes the run directory
   bool overlap_allreduce = false;  // dp: gradient buckets reduced during the last backward
+  std::unique_ptr<BatchStatsSync> bn_sync;  // dp with train.sync_batchnorm; null otherwise
 
   // Reused across steps (nothing is allocated per step once shapes are known).
   Tensor grad_logits;
