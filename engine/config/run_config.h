@@ -66,6 +66,8 @@ struct TrainSection {
   bool allreduce_overlap = true;
   // Data parallelism: batch-norm statistics over all ranks in training (CPU ranks); false: per rank.
   bool sync_batchnorm = false;
+  // Data parallelism: the dtype gradient buckets are all-reduced in ("f32" or "bf16").
+  std::string allreduce_dtype = "f32";
 };
 
 struct CheckpointSection {

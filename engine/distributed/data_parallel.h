@@ -2,8 +2,12 @@
 // What data parallelism does to a training step, on top of a Communicator:
 // - the gradient average: the flat gradient buffer in buckets of `bucket_bytes`, taken from the
 //   end (the last layers' gradients, which backward produces first) in the same order on every
-//   rank, each all-reduced and divided by the world size. For now after the whole backward
-//   (no overlap yet; the bucket order is the one an overlapped version will use);
+//   rank, each all-reduced and divided by the world size; either after the whole backward
+//   (average_gradients) or overlapped with it on a communication thread (arm_overlap ..
+//   finish_overlap, overlapped_reducer.h), which gives the same bytes: same buckets, same
+//   order, same reduction. On the wire in f32, or bf16 (train.allreduce_dtype: each bucket
+//   rounded to bf16, summed in float with bf16 rounding, divided by the ranks in f32: half
+//   the bytes, ~3 significant digits per gradient);
 // - the step's statistics (mean loss, correct predictions, images, stop request) summed;
 // - buffers (batch-norm running statistics) averaged, so every rank holds the same ones;
 // - rank 0's parameters broadcast at the start;
@@ -23,7 +27,9 @@ class DataParallel {
  public:
   static constexpr int64_t kDefaultBucketBytes = 25ll << 20;  // PyTorch DDP's default
 
-  DataParallel(std::shared_ptr<Communicator> comm, int64_t bucket_bytes = kDefaultBucketBytes);
+  // `wire`: the dtype buckets travel in, F32 or BF16 (of f32 gradients).
+  DataParallel(std::shared_ptr<Communicator> comm, int64_t bucket_bytes = kDefaultBucketBytes,
+               DType wire = DType::F32);
   ~DataParallel();
 
   int rank() const { return comm_->rank(); }
@@ -66,6 +72,8 @@ class DataParallel {
   std::shared_ptr<Communicator> comm_;
   int64_t bucket_bytes_;
   double gradient_seconds_ = 0;
+  struct BucketAverage;  // one bucket's average in the wire dtype; shared with the comm thread
+  std::shared_ptr<BucketAverage> average_;
   std::unique_ptr<OverlappedReducer> reducer_;  // created by the first arm_overlap
   int64_t reducer_numel_ = 0;
 };

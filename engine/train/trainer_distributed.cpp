@@ -40,11 +40,12 @@ void Trainer::Impl::setup_data_parallel() {
     graph->set_gradients_ready_hook([this](int64_t offset, int64_t count) { dp->gradients_ready(offset, count); });
   const std::string when = overlap_allreduce ? "during backward" : std::string("after backward (") + no_overlap + ")";
   const int64_t b = config.data.batch_size;
-  spdlog::info("data parallel: {} ranks over {} (gradients averaged in {:.3g} MiB buckets once "
-               "per optimizer step, {}); data.batch_size {} is per rank, global batch {} x {} = {}{}; "
+  spdlog::info("data parallel: {} ranks over {} (gradients averaged in {:.3g} MiB buckets of {} "
+               "once per optimizer step, {}); data.batch_size {} is per rank, global batch {} x {} = {}{}; "
                "optim.lr {} is used as given for the global batch (not scaled by the ranks); "
                "batch-norm statistics {}",
-               dp->size(), dp->comm().backend(), options.bucket_bytes / 1048576.0, when, b, dp->size(), b,
+               dp->size(), dp->comm().backend(), options.bucket_bytes / 1048576.0,
+               config.train.allreduce_dtype, when, b, dp->size(), b,
                dp->size() * b,
                config.train.grad_accum > 1
                    ? " per micro-batch, x grad_accum " + std::to_string(config.train.grad_accum)

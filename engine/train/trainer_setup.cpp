@@ -146,7 +146,9 @@ void Trainer::Impl::setup() {
     throw ConfigError(config.source + ": key 'train.sync_batchnorm': synchronised batch norm runs "
                       "on CPU ranks only for now (GPU ranks would need it in the CUDA kernels); "
                       "set it to false for per-rank statistics");
-  if (options.comm) dp = std::make_unique<DataParallel>(options.comm, options.bucket_bytes);
+  if (options.comm)
+    dp = std::make_unique<DataParallel>(options.comm, options.bucket_bytes,
+                                        config.train.allreduce_dtype == "bf16" ? DType::BF16 : DType::F32);
   if (config.train.threads > 0) set_num_threads(static_cast<int>(config.train.threads));
   run = root() ? create_run_dir(options.run_dir) : RunPaths{options.run_dir};
   std::optional<CheckpointFiles> resume_from;
