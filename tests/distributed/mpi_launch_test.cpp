@@ -81,6 +81,25 @@ TEST(Mpi, TrainerUnderMpirun) {
 
 // A rank that stops responding (SIGSTOP: alive, so the launcher does not notice) makes the
 // other exit within --collective-timeout, naming itself and the operation it waited in.
+// The other direction of the world-size check: a one-process run resumed under mpirun -np 2
+// is refused on every rank, naming both sizes, before any step.
+TEST(Mpi, ResumeOnMoreRanksIsRefused) {
+  REQUIRE_MPI();
+  const std::string root = testing::temp_dir("resume_more");
+  testing::write_tiny_idx(root + "/data", 48, 12);
+  testing::write_text_file(root + "/c.yaml", testing::tiny_idx_config(root + "/data", false, 8,
+                                                                      "train: {epochs: 1, threads: 1}\n"));
+  const std::string run = root + "/run";
+  const testing::Ran one = testing::run_shell(testing::trainer_path() + " --config " + root +
+                                              "/c.yaml --out " + run + " --device cpu 2>&1");
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  const testing::Ran two = testing::run_shell(testing::mpirun_prefix(2) + testing::trainer_path() +
+                                              " --resume " + run + " --device cpu --set train.epochs=2");
+  EXPECT_NE(two.exit_code, 0) << two.output;
+  EXPECT_EQ(count_of(two.output, "written by a run of 1 rank(s), this one has 2"), 2) << two.output;
+  EXPECT_EQ(count_of(two.output, "epoch 2/2"), 0) << "a rank trained:\n" << two.output;
+}
+
 TEST(Mpi, HungRankEndsTheJobWithinTheTimeout) {
   REQUIRE_MPI();
   const std::string root = testing::temp_dir("hang");
