@@ -67,8 +67,8 @@ class MpiCommunicator final : public Communicator {
     if (rank_ != launch.rank || size_ != launch.world_size)
       throw DistributedError(
           "the launcher says " + launch.describe() + " but MPI sees rank " + std::to_string(rank_) +
-          " of " + std::to_string(size_) + " processes: start CPU ranks with mpirun or srun (the "
-          "TCP rendezvous of torchrun-style variables alone is not implemented yet)");
+          " of " + std::to_string(size_) + " processes: start CPU ranks with mpirun or srun "
+          "(torchrun-style variables alone start GPU ranks only)");
     // Declared non-commutative: MPI then combines in rank order, so every rank gets the same
     // bytes whatever the algorithm (rounded bf16 sums are not associative).
     check(MPI_Op_create(&bf16_sum, /*commute=*/0, &bf16_sum_), "MPI_Op_create");
