@@ -79,8 +79,6 @@ TEST(Mpi, TrainerUnderMpirun) {
       << resume.output;
 }
 
-// A rank that stops responding (SIGSTOP: alive, so the launcher does not notice) makes the
-// other exit within --collective-timeout, naming itself and the operation it waited in.
 // The other direction of the world-size check: a one-process run resumed under mpirun -np 2
 // is refused on every rank, naming both sizes, before any step.
 TEST(Mpi, ResumeOnMoreRanksIsRefused) {
@@ -100,6 +98,8 @@ TEST(Mpi, ResumeOnMoreRanksIsRefused) {
   EXPECT_EQ(count_of(two.output, "epoch 2/2"), 0) << "a rank trained:\n" << two.output;
 }
 
+// A rank that stops responding (SIGSTOP: alive, so the launcher does not notice) makes the
+// other exit within --collective-timeout, naming itself and the operation it waited in.
 TEST(Mpi, HungRankEndsTheJobWithinTheTimeout) {
   REQUIRE_MPI();
   const std::string root = testing::temp_dir("hang");

@@ -192,6 +192,22 @@ Trained train(const std::string& config_text, const std::string& run_dir, std::s
   return t;
 }
 
+// A fresh directory named by rank 0 (every rank gets its path), with the tiny data set in data/.
+std::string shared_root(Communicator& c, const std::string& name) {
+  const std::string root = broadcast_string(c, c.rank() == 0 ? testing::temp_dir(name) : "");
+  if (c.rank() == 0) testing::write_tiny_idx(root + "/data", 96, 30);
+  c.barrier();  // the data exists before any rank reads it
+  return root;
+}
+
+// max |a - b| / (1 + |a|) over the common elements.
+double max_relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double worst = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+    worst = std::max(worst, std::abs(double(a[i]) - double(b[i])) / (1.0 + std::abs(double(a[i]))));
+  return worst;
+}
+
 std::vector<float> rank_zeros(Communicator& c, const std::vector<float>& mine) {
   Tensor t = Tensor::from_vector(Shape{static_cast<int64_t>(mine.size())}, mine);
   c.broadcast(t, 0);
@@ -203,9 +219,7 @@ std::vector<float> rank_zeros(Communicator& c, const std::vector<float>& mine) {
 TEST(DISABLED_Ranks, WeightsStayBitIdenticalAcrossRanks) {
   REQUIRE_TWO_RANKS();
   Communicator& c = comm();
-  std::string root = c.rank() == 0 ? testing::temp_dir("identical") : "";
-  root = broadcast_string(c, root);
-  if (c.rank() == 0) testing::write_tiny_idx(root + "/data", 96, 30);
+  const std::string root = shared_root(c, "identical");
   const Trained t = train(testing::tiny_idx_config(root + "/data", /*bn=*/true, 8,
                                                    "train: {epochs: 2, threads: 1}\n"),
                           root + "/run", g_comm);
@@ -221,32 +235,32 @@ TEST(DISABLED_Ranks, WeightsStayBitIdenticalAcrossRanks) {
   c.barrier();
 }
 
-// Without batch norm, 2 ranks at batch B are one process at batch 2B up to float rounding:
-// each rank's gradient is the mean over its B samples, their average the mean over all 2B.
-// Returns the largest relative weight difference (on rank 0; 0 on the others).
-double two_ranks_vs_one_process(const std::string& name, const std::string& extra, bool bn) {
+// Trains 2 ranks at batch 8 and (rank 0) one process at batch 16 on the same data; on rank 0
+// the largest relative difference of weights and batch-norm statistics, and both validation
+// accuracies (zeros on the other rank).
+struct TwoVsOne {
+  double worst = 0, val_two = 0, val_one = 0;
+};
+TwoVsOne two_ranks_vs_one_process(const std::string& name, const std::string& extra, bool bn) {
   Communicator& c = comm();
-  std::string root = c.rank() == 0 ? testing::temp_dir(name) : "";
-  root = broadcast_string(c, root);
-  if (c.rank() == 0) testing::write_tiny_idx(root + "/data", 96, 30);
+  const std::string root = shared_root(c, name);
   const Trained two = train(testing::tiny_idx_config(root + "/data", bn, 8, extra), root + "/two", g_comm);
-  double worst = 0;
+  TwoVsOne r;
   if (c.rank() == 0) {
     const Trained one = train(testing::tiny_idx_config(root + "/data", bn, 16, extra), root + "/one", nullptr);
     EXPECT_EQ(one.params.size(), two.params.size());
     EXPECT_EQ(one.buffers.size(), two.buffers.size());
     EXPECT_EQ(one.summary.steps, two.summary.steps);
-    for (size_t i = 0; i < one.params.size() && i < two.params.size(); ++i)
-      worst = std::max(worst, std::abs(double(one.params[i]) - double(two.params[i])) /
-                                  (1.0 + std::abs(double(one.params[i]))));
-    for (size_t i = 0; i < one.buffers.size() && i < two.buffers.size(); ++i)
-      worst = std::max(worst, std::abs(double(one.buffers[i]) - double(two.buffers[i])) /
-                                  (1.0 + std::abs(double(one.buffers[i]))));
-    std::printf("%s: 2 ranks x 8 vs 1 x 16 after %lld steps: max relative difference %.3g\n",
-                name.c_str(), static_cast<long long>(one.summary.steps), worst);
+    r.worst = std::max(max_relative_difference(one.params, two.params),
+                       max_relative_difference(one.buffers, two.buffers));
+    r.val_two = two.summary.val_accuracy;
+    r.val_one = one.summary.val_accuracy;
+    std::printf("%s: 2 ranks x 8 vs 1 x 16 after %lld steps: max relative difference %.3g (%s)\n",
+                name.c_str(), static_cast<long long>(one.summary.steps), r.worst,
+                one.params == two.params ? "bit-identical" : "not bit-identical");
   }
   c.barrier();
-  return worst;
+  return r;
 }
 
 // With batch norm, per-rank statistics make 2 x B differ from 1 x 2B (each rank normalises by
@@ -258,40 +272,26 @@ double two_ranks_vs_one_process(const std::string& name, const std::string& extr
 // doubles its local dy sums instead of all-reducing them gives 1.7e-2).
 TEST(DISABLED_Ranks, SyncBatchNormMatchesOneProcessAtTwiceTheBatch) {
   REQUIRE_TWO_RANKS();
-  const double synced = two_ranks_vs_one_process("syncbn", "train: {epochs: 2, threads: 1, sync_batchnorm: true}\n", true);
-  const double per_rank = two_ranks_vs_one_process("perrankbn", "train: {epochs: 2, threads: 1}\n", true);
+  const double synced =
+      two_ranks_vs_one_process("syncbn", "train: {epochs: 2, threads: 1, sync_batchnorm: true}\n", true).worst;
+  const double per_rank = two_ranks_vs_one_process("perrankbn", "train: {epochs: 2, threads: 1}\n", true).worst;
   if (comm().rank() == 0) {
     EXPECT_LT(synced, 1e-6);
     EXPECT_GT(per_rank, 1e-4);
   }
 }
 
+// Without batch norm, 2 ranks at batch B are one process at batch 2B up to float rounding:
+// each rank's gradient is the mean over its B samples, their average the mean over all 2B.
 void expect_two_ranks_match_one_process(const std::string& name, const std::string& extra) {
-  Communicator& c = comm();
-  std::string root = c.rank() == 0 ? testing::temp_dir(name) : "";
-  root = broadcast_string(c, root);
-  if (c.rank() == 0) testing::write_tiny_idx(root + "/data", 96, 30);
-  const Trained two = train(testing::tiny_idx_config(root + "/data", false, 8, extra), root + "/two", g_comm);
-  if (c.rank() == 0) {
-    const Trained one = train(testing::tiny_idx_config(root + "/data", false, 16, extra), root + "/one", nullptr);
-    ASSERT_EQ(one.params.size(), two.params.size());
-    EXPECT_EQ(one.summary.steps, two.summary.steps);
-    double worst = 0;
-    bool any_change = false;
-    for (size_t i = 0; i < one.params.size(); ++i)
-      worst = std::max(worst, std::abs(double(one.params[i]) - double(two.params[i])) /
-                                  (1.0 + std::abs(double(one.params[i]))));
-    for (size_t i = 0; i < one.params.size(); ++i) any_change |= one.params[i] != two.params[i];
-    // Only the f32 rounding differs (sums over 8 + 8 samples instead of 16, then averaged):
-    // we measure 5.6e-8 (one f32 ulp) after 12 SGD steps with momentum. 1e-6 leaves room for
-    // other BLAS or thread splits, while a wrong sample, scale or a missed average moves
-    // weights by about lr x gradient, 1e-3 and more.
-    EXPECT_LT(worst, 1e-6);
-    std::printf("%s: 2 ranks x 8 vs 1 x 16 after %lld steps: max relative difference %.3g (%s)\n",
-                name.c_str(), static_cast<long long>(one.summary.steps), worst, any_change ? "not bit-identical" : "bit-identical");
-    EXPECT_NEAR(one.summary.val_accuracy, two.summary.val_accuracy, 1.0 / 30 + 1e-12);
-  }
-  c.barrier();
+  const TwoVsOne r = two_ranks_vs_one_process(name, extra, /*bn=*/false);
+  if (comm().rank() != 0) return;
+  // Only the f32 rounding differs (sums over 8 + 8 samples instead of 16, then averaged):
+  // we measure 5.6e-8 (one f32 ulp) after 12 SGD steps with momentum. 1e-6 leaves room for
+  // other BLAS or thread splits, while a wrong sample, scale or a missed average moves
+  // weights by about lr x gradient, 1e-3 and more.
+  EXPECT_LT(r.worst, 1e-6);
+  EXPECT_NEAR(r.val_one, r.val_two, 1.0 / 30 + 1e-12);
 }
 
 TEST(DISABLED_Ranks, TwoRanksMatchOneProcessAtTwiceTheBatch) {
@@ -311,9 +311,7 @@ TEST(DISABLED_Ranks, TwoRanksMatchOneProcessWithGradientAccumulation) {
 TEST(DISABLED_Ranks, TrainerOverlappedEqualsNotOverlapped) {
   REQUIRE_TWO_RANKS();
   Communicator& c = comm();
-  std::string root = c.rank() == 0 ? testing::temp_dir("overlap") : "";
-  root = broadcast_string(c, root);
-  if (c.rank() == 0) testing::write_tiny_idx(root + "/data", 96, 30);
+  const std::string root = shared_root(c, "overlap");
   const std::string train_section = "train: {epochs: 2, threads: 1, grad_accum: 2, allreduce_overlap: ";
   const Trained on = train(testing::tiny_idx_config(root + "/data", true, 4, train_section + "true}\n"),
                            root + "/on", g_comm);
@@ -334,9 +332,7 @@ TEST(DISABLED_Ranks, TrainerOverlappedEqualsNotOverlapped) {
 TEST(DISABLED_Ranks, Bf16GradientReductionKeepsRanksIdenticalAndCloseToF32) {
   REQUIRE_TWO_RANKS();
   Communicator& c = comm();
-  std::string root = c.rank() == 0 ? testing::temp_dir("bf16") : "";
-  root = broadcast_string(c, root);
-  if (c.rank() == 0) testing::write_tiny_idx(root + "/data", 96, 30);
+  const std::string root = shared_root(c, "bf16");
   const std::string train_section = "train: {epochs: 2, threads: 1, allreduce_dtype: ";
   const Trained bf16 = train(testing::tiny_idx_config(root + "/data", true, 8, train_section + "bf16}\n"),
                              root + "/bf16", g_comm);
@@ -346,10 +342,7 @@ TEST(DISABLED_Ranks, Bf16GradientReductionKeepsRanksIdenticalAndCloseToF32) {
   ASSERT_EQ(zero.size(), bf16.params.size());
   EXPECT_EQ(std::memcmp(zero.data(), bf16.params.data(), zero.size() * sizeof(float)), 0)
       << "rank " << c.rank() << "'s weights differ from rank 0's";
-  double worst = 0;
-  for (size_t i = 0; i < f32.params.size(); ++i)
-    worst = std::max(worst, std::abs(double(f32.params[i]) - double(bf16.params[i])) /
-                                (1.0 + std::abs(double(f32.params[i]))));
+  const double worst = max_relative_difference(f32.params, bf16.params);
   if (c.rank() == 0) std::printf("bf16 vs f32 gradient reduction after 12 steps: max relative difference %.3g\n", worst);
   EXPECT_LT(worst, 1e-2);
   EXPECT_GT(worst, 0.0) << "bf16 reduction gave the f32 bytes: was it used?";
@@ -361,9 +354,7 @@ TEST(DISABLED_Ranks, Bf16GradientReductionKeepsRanksIdenticalAndCloseToF32) {
 TEST(DISABLED_Ranks, InterruptedAndResumedEqualsUninterrupted) {
   REQUIRE_TWO_RANKS();
   Communicator& c = comm();
-  std::string root = c.rank() == 0 ? testing::temp_dir("resume") : "";
-  root = broadcast_string(c, root);
-  if (c.rank() == 0) testing::write_tiny_idx(root + "/data", 96, 30);
+  const std::string root = shared_root(c, "resume");
   const std::string config =
       testing::tiny_idx_config(root + "/data", false, 8, "train: {epochs: 2, threads: 1}\n");
   const Trained whole = train(config, root + "/whole", g_comm);
