@@ -305,6 +305,15 @@ TEST(DISABLED_Ranks, TwoRanksMatchOneProcessWithGradientAccumulation) {
   expect_two_ranks_match_one_process("accumulation", "train: {epochs: 2, threads: 1, grad_accum: 2}\n");
 }
 
+// Two ranks train the BN model at `batch` per rank with `train_keys` (inside train: {...}) in
+// root/<run>.
+Trained train_bn_on_ranks(const std::string& root, const std::string& run, int64_t batch,
+                          const std::string& train_keys) {
+  return train(testing::tiny_idx_config(root + "/data", true, batch,
+                                        "train: {epochs: 2, threads: 1, " + train_keys + "}\n"),
+               root + "/" + run, g_comm);
+}
+
 // The trainer with the all-reduce overlapped with backward (the default on CPU ranks) and
 // with train.allreduce_overlap: false ends with the same weights and statistics, bit for bit,
 // with batch norm and gradient accumulation (only the last micro-batch's backward reduces).
@@ -312,11 +321,8 @@ TEST(DISABLED_Ranks, TrainerOverlappedEqualsNotOverlapped) {
   REQUIRE_TWO_RANKS();
   Communicator& c = comm();
   const std::string root = shared_root(c, "overlap");
-  const std::string train_section = "train: {epochs: 2, threads: 1, grad_accum: 2, allreduce_overlap: ";
-  const Trained on = train(testing::tiny_idx_config(root + "/data", true, 4, train_section + "true}\n"),
-                           root + "/on", g_comm);
-  const Trained off = train(testing::tiny_idx_config(root + "/data", true, 4, train_section + "false}\n"),
-                            root + "/off", g_comm);
+  const Trained on = train_bn_on_ranks(root, "on", 4, "grad_accum: 2, allreduce_overlap: true");
+  const Trained off = train_bn_on_ranks(root, "off", 4, "grad_accum: 2, allreduce_overlap: false");
   ASSERT_EQ(on.params.size(), off.params.size());
   EXPECT_EQ(on.summary.steps, 12);
   EXPECT_EQ(std::memcmp(on.params.data(), off.params.data(), on.params.size() * sizeof(float)), 0);
@@ -333,11 +339,8 @@ TEST(DISABLED_Ranks, Bf16GradientReductionKeepsRanksIdenticalAndCloseToF32) {
   REQUIRE_TWO_RANKS();
   Communicator& c = comm();
   const std::string root = shared_root(c, "bf16");
-  const std::string train_section = "train: {epochs: 2, threads: 1, allreduce_dtype: ";
-  const Trained bf16 = train(testing::tiny_idx_config(root + "/data", true, 8, train_section + "bf16}\n"),
-                             root + "/bf16", g_comm);
-  const Trained f32 = train(testing::tiny_idx_config(root + "/data", true, 8, train_section + "f32}\n"),
-                            root + "/f32", g_comm);
+  const Trained bf16 = train_bn_on_ranks(root, "bf16", 8, "allreduce_dtype: bf16");
+  const Trained f32 = train_bn_on_ranks(root, "f32", 8, "allreduce_dtype: f32");
   const std::vector<float> zero = rank_zeros(c, bf16.params);
   ASSERT_EQ(zero.size(), bf16.params.size());
   EXPECT_EQ(std::memcmp(zero.data(), bf16.params.data(), zero.size() * sizeof(float)), 0)
