@@ -1,13 +1,18 @@
 // Data-parallel training step on CPU ranks: run under mpirun, e.g.
 //   mpirun --oversubscribe -np 2 build/bench/bench_data_parallel [--model resnet18] [--batch 8]
 //          [--size 64] [--steps 3] [--threads 1] [--bucket-mib 25]
-// Each rank runs forward, loss and backward of a preset on its own random batch, then the
-// gradient average over all ranks (DataParallel::average_gradients: MPI_Allreduce over
-// buckets of the flat gradient buffer), then SGD. Rank 0 prints the step time split into
-// compute and communication, the gradient bytes per step and the all-reduce's bus bandwidth
-// (2 (N-1)/N x bytes / time, the ring's traffic per rank). The all-reduce runs after the
-// whole backward for now, so none of it is hidden (the hidden fraction printed is 0 by
-// construction until buckets are reduced during backward).
+// Each rank runs forward, loss and backward of a preset on its own random batch, then SGD,
+// with the gradient average over all ranks (MPI_Allreduce over buckets of the flat gradient
+// buffer) done two ways, one after the other on the same weights and batch:
+// - after backward (DataParallel::average_gradients): step = compute + all-reduce, nothing hidden;
+// - overlapped (train.allreduce_overlap, the trainer's default on CPU ranks): buckets reduced on
+//   a communication thread while backward runs. Measured per step: compute (forward + backward,
+//   until backward returns), the comm thread's time inside all-reduces (busy), and how long the
+//   step then waited for the remaining buckets (exposed); hidden = busy - exposed, the
+//   communication that ran behind backward.
+// Rank 0 prints each step and a summary per mode, with the gradient bytes per step and the
+// all-reduce's bus bandwidth (2 (N-1)/N x bytes / time, the ring's traffic per rank).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -62,41 +67,57 @@ int main(int argc, char** argv) {
     te::SoftmaxCrossEntropy loss_fn;
     te::Tensor grad = te::Tensor::empty({batch, classes});
     te::RunContext ctx;
-    double compute = 0, communicate = 0, total = 0;
-    for (int64_t s = 0; s <= steps; ++s) {  // step 0 is the warm-up
-      comm->barrier();  // steps start together, so the all-reduce time is not waiting for a peer
-      const auto t0 = std::chrono::steady_clock::now();
-      graph->zero_grad();
-      loss_fn.forward(graph->forward(x, ctx), labels);
-      loss_fn.backward(grad);
-      graph->backward(grad, ctx);
-      const double t_compute = seconds_since(t0);
-      const auto t1 = std::chrono::steady_clock::now();
-      dp.average_gradients(graph->gradients());
-      const double t_comm = seconds_since(t1);
-      float* p = graph->parameters().data<float>();
-      const float* g = graph->gradients().data<float>();
-      for (int64_t i = 0; i < graph->num_parameters(); ++i) p[i] -= 0.01f * g[i];
-      const double t = seconds_since(t0);
-      if (dp.is_root())
-        std::printf("step %lld: %.1f ms (compute %.1f, all-reduce %.1f)%s\n", static_cast<long long>(s),
-                    t * 1e3, t_compute * 1e3, t_comm * 1e3, s == 0 ? " (warm-up)" : "");
-      if (s > 0) {
-        compute += t_compute;
-        communicate += t_comm;
-        total += t;
+    ctx.training = true;
+    graph->set_gradients_ready_hook([&](int64_t o, int64_t n) { dp.gradients_ready(o, n); });
+    const double bytes = static_cast<double>(graph->gradients().nbytes()), ranks = dp.size();
+    for (const bool overlap : {false, true}) {
+      double compute = 0, busy = 0, exposed = 0, total = 0;
+      for (int64_t s = 0; s <= steps; ++s) {  // step 0 is the warm-up
+        comm->barrier();  // steps start together, so the all-reduce time is not waiting for a peer
+        const double busy0 = dp.overlap_busy_seconds();
+        const auto t0 = std::chrono::steady_clock::now();
+        graph->zero_grad();
+        if (overlap) dp.arm_overlap(graph->gradients());
+        loss_fn.forward(graph->forward(x, ctx), labels);
+        loss_fn.backward(grad);
+        graph->backward(grad, ctx);
+        const double t_compute = seconds_since(t0);
+        const auto t1 = std::chrono::steady_clock::now();
+        if (overlap)
+          dp.finish_overlap();
+        else
+          dp.average_gradients(graph->gradients());
+        const double t_exposed = seconds_since(t1);
+        const double t_busy = overlap ? dp.overlap_busy_seconds() - busy0 : t_exposed;
+        float* p = graph->parameters().data<float>();
+        const float* g = graph->gradients().data<float>();
+        for (int64_t i = 0; i < graph->num_parameters(); ++i) p[i] -= 0.01f * g[i];
+        const double t = seconds_since(t0);
+        if (dp.is_root())
+          std::printf("%s step %lld: %.1f ms (compute %.1f, all-reduce %.1f of which the step waited %.1f "
+                      "after backward)%s\n",
+                      overlap ? "overlapped" : "after-backward", static_cast<long long>(s), t * 1e3,
+                      t_compute * 1e3, t_busy * 1e3, t_exposed * 1e3, s == 0 ? " (warm-up)" : "");
+        if (s > 0) {
+          compute += t_compute;
+          busy += t_busy;
+          exposed += t_exposed;
+          total += t;
+        }
       }
+      const double n = static_cast<double>(steps);
+      const double hidden = std::max(0.0, busy - exposed);
+      if (dp.is_root())
+        std::printf("%s: %s, %d ranks x batch %lld, %lldx%lld, %d thread(s) per rank, %.1f MiB of "
+                    "gradients in %lld MiB buckets: %.1f ms/step = compute %.1f + waiting for the "
+                    "all-reduce %.1f ms; all-reduce %.1f ms/step, hidden behind backward %.1f ms "
+                    "(%.0f%%); bus bandwidth %.2f GB/s\n",
+                    overlap ? "overlapped" : "after backward", model.c_str(), dp.size(),
+                    static_cast<long long>(batch), static_cast<long long>(size), static_cast<long long>(size),
+                    threads, bytes / 1048576.0, static_cast<long long>(bucket_mib), total / n * 1e3,
+                    compute / n * 1e3, exposed / n * 1e3, busy / n * 1e3, hidden / n * 1e3,
+                    busy > 0 ? 100.0 * hidden / busy : 0.0, 2.0 * (ranks - 1) / ranks * bytes / (busy / n) / 1e9);
     }
-    const double n = static_cast<double>(steps), bytes = static_cast<double>(graph->gradients().nbytes());
-    const double ranks = dp.size();
-    if (dp.is_root())
-      std::printf("%s, %d ranks x batch %lld, %lldx%lld, %d thread(s) per rank, %.1f MiB of gradients "
-                  "in %lld MiB buckets: %.1f ms/step = compute %.1f + all-reduce %.1f ms (%.1f%% of the step; "
-                  "hidden behind backward: 0%%), all-reduce bus bandwidth %.2f GB/s\n",
-                  model.c_str(), dp.size(), static_cast<long long>(batch), static_cast<long long>(size),
-                  static_cast<long long>(size), threads, bytes / 1048576.0, static_cast<long long>(bucket_mib),
-                  total / n * 1e3, compute / n * 1e3, communicate / n * 1e3, 100.0 * communicate / total,
-                  2.0 * (ranks - 1) / ranks * bytes / (communicate / n) / 1e9);
     comm->shutdown();
     return 0;
   } catch (const std::exception& e) {

@@ -58,8 +58,12 @@ int run_train(CLI::App& app, const TrainOptions& o) {
     run_dir = o.out.empty() ? default_run_dir(o.config) : o.out;
   }
   // Data parallelism: MPI first (rank 0 names the run directory: it has a timestamp); rank 0
-  // alone writes the directory and train.log.
-  std::unique_ptr<Communicator> mpi;
+  // alone writes the directory and train.log. torchrun-style variables without mpirun: GPU
+  // ranks on NCCL over the TCP rendezvous (CPU ranks refused before anything is written).
+  const std::string request = o.device.empty() ? config.train.device : o.device;
+  const bool torchrun = launch.distributed() && launch.launcher == "torchrun";
+  std::unique_ptr<Communicator> mpi, nccl;
+  Device torchrun_device;
   if (launch.distributed()) {
     // A rank left waiting in a collective ends the job (the launcher ends the others).
     set_collective_timeout_handler([](const std::string& message) {
@@ -70,22 +74,28 @@ int run_train(CLI::App& app, const TrainOptions& o) {
       std::fflush(stderr);
       std::_Exit(124);
     });
-    mpi = make_mpi_communicator(launch, o.collective_timeout);
-    run_dir = broadcast_string(*mpi, run_dir);
+    if (torchrun) {
+      torchrun_device = select_torchrun_device(request, config.model, launch);
+      nccl = make_nccl_communicator(launch, torchrun_device, o.collective_timeout);
+    } else {
+      mpi = make_mpi_communicator(launch, o.collective_timeout);
+    }
+    run_dir = broadcast_string(mpi ? *mpi : *nccl, run_dir);
   }
   RunPaths run = launch.rank == 0 ? create_run_dir(run_dir) : RunPaths{run_dir};
   if (launch.rank == 0) log_to_console_and_file(run.log());
   if (launch.distributed()) spdlog::info("launched as {}", launch.describe());
   spdlog::info("trainer {} {} run dir {}", TE_VERSION, o.resume.empty() ? "starting," : "resuming,", run.root);
-  const std::string request = o.device.empty() ? config.train.device : o.device;
 
   TrainerOptions options;
   options.run_dir = run_dir;
   options.resume = !o.resume.empty();
-  options.device = mpi ? select_rank_device(request, config.model, launch, *mpi)
-                       : select_device(request, config.model);
+  options.device = torchrun ? torchrun_device
+                   : mpi   ? select_rank_device(request, config.model, launch, *mpi)
+                           : select_device(request, config.model);
   if (mpi && options.device.is_cpu()) options.comm = std::move(mpi);
   if (mpi) options.comm = make_nccl_communicator(std::move(mpi), o.collective_timeout);
+  if (nccl) options.comm = std::move(nccl);
   options.bucket_bytes = std::max<int64_t>(1, static_cast<int64_t>(o.bucket_mib * 1048576.0));
   if (options.comm && options.device.is_cpu() && config.train.threads == 0)
     share_cores_among_local_ranks(launch);

@@ -12,8 +12,9 @@
 
 namespace te::cli {
 
-Device select_rank_device(const std::string& request, const YAML::Node& model,
-                          const LaunchInfo& launch, Communicator& comm) {
+namespace {
+
+Device own_device(const std::string& request, const YAML::Node& model, const LaunchInfo& launch) {
   const std::string own_gpu = "cuda:" + std::to_string(launch.local_rank);
   Device device;
   if (request == "cuda") {
@@ -28,6 +29,25 @@ Device select_rank_device(const std::string& request, const YAML::Node& model,
   } else {
     device = select_device(request, model);
   }
+  return device;
+}
+
+}  // namespace
+
+Device select_torchrun_device(const std::string& request, const YAML::Node& model,
+                              const LaunchInfo& launch) {
+  const Device device = own_device(request, model, launch);
+  if (device.is_cpu())
+    throw DistributedError(
+        "launched as " + launch.describe() + " without mpirun: CPU ranks exchange gradients over "
+        "MPI, so start them with mpirun or srun; torchrun-style variables alone serve GPU ranks "
+        "(NCCL, bootstrapped over MASTER_ADDR:MASTER_PORT), and this rank is on the CPU");
+  return device;
+}
+
+Device select_rank_device(const std::string& request, const YAML::Node& model,
+                          const LaunchInfo& launch, Communicator& comm) {
+  const Device device = own_device(request, model, launch);
   double gpus = device.is_cuda() ? 1.0 : 0.0;
   comm.allreduce_sum(&gpus, 1);
   if (gpus != 0 && gpus != comm.size())

@@ -15,6 +15,12 @@ namespace te::cli {
 Device select_rank_device(const std::string& request, const YAML::Node& model,
                           const LaunchInfo& launch, Communicator& comm);
 
+// torchrun-style variables without mpirun: GPU ranks only (NCCL, bootstrapped over the TCP
+// rendezvous); a rank that would run on the CPU is refused (DistributedError), since CPU ranks
+// exchange gradients over MPI. Called before any communication.
+Device select_torchrun_device(const std::string& request, const YAML::Node& model,
+                              const LaunchInfo& launch);
+
 // CPU ranks with train.threads 0 ("all cores"): N ranks on a node would each start a thread per
 // core. A rank the launcher bound to some cores uses those; an unbound one its 1/local_size share
 // of the node's cores. Returns the thread count set.

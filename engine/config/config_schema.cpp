@@ -98,6 +98,9 @@ std::vector<ConfigKey> make_schema() {
       key("train.allow_tf32", K::Bool, "true"),
       key("train.cuda_graphs", K::Bool, "true"),
       key("train.channels_last", K::Bool, "false"),
+      key("train.allreduce_overlap", K::Bool, "true"),
+      key("train.sync_batchnorm", K::Bool, "false"),
+      choice("train.allreduce_dtype", "f32", {"f32", "bf16"}),
 
       ranged("checkpoint.every_epochs", K::Int, "1", 0, 1000000),
       ranged("checkpoint.every_steps", K::Int, "0", 0, 1e12),

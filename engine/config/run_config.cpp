@@ -340,6 +340,9 @@ RunConfig extract(const YAML::Node& r, const std::string& where) {
   t.allow_tf32 = get<bool>(r, "train.allow_tf32");
   t.cuda_graphs = get<bool>(r, "train.cuda_graphs");
   t.channels_last = get<bool>(r, "train.channels_last");
+  t.allreduce_overlap = get<bool>(r, "train.allreduce_overlap");
+  t.sync_batchnorm = get<bool>(r, "train.sync_batchnorm");
+  t.allreduce_dtype = get<std::string>(r, "train.allreduce_dtype");
   if (s.warmup_epochs >= static_cast<double>(t.epochs) && s.type != "constant" && s.warmup_epochs > 0)
     throw ConfigError(where + ": key 'schedule.warmup_epochs': " + YAML::Dump(lookup(r, "schedule.warmup_epochs")) +
                       " warm-up epochs leave nothing of " + std::to_string(t.epochs) +

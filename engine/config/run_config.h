@@ -62,6 +62,12 @@ struct TrainSection {
   bool allow_tf32 = true;      // GPU: fp32 convolutions/GEMMs may use TF32 tensor cores
   bool cuda_graphs = true;     // GPU: replay each micro-batch's forward/backward as a CUDA graph
   bool channels_last = false;  // GPU: NHWC activations (kernels/layout.h)
+  // Data parallelism: gradient buckets all-reduced during backward (CPU ranks); false: after it.
+  bool allreduce_overlap = true;
+  // Data parallelism: batch-norm statistics over all ranks in training (CPU ranks); false: per rank.
+  bool sync_batchnorm = false;
+  // Data parallelism: the dtype gradient buckets are all-reduced in ("f32" or "bf16").
+  std::string allreduce_dtype = "f32";
 };
 
 struct CheckpointSection {

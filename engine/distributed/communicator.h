@@ -22,10 +22,11 @@ class Communicator {
   virtual int size() const = 0;
   virtual std::string backend() const = 0;  // "mpi", "nccl"
 
-  // In place: every rank ends with the element-wise sum over ranks. `t` is contiguous, F32 or
-  // F64, on the device this communicator serves.
+  // In place: every rank ends with the element-wise sum over ranks. `t` is contiguous, F32,
+  // F64 or BF16 (summed in float, rounded to bf16 after each addition; the same bytes on every
+  // rank), on the device this communicator serves.
   virtual void allreduce_sum(Tensor& t) = 0;
-  // The same, divided by size() (the gradient average of data parallelism).
+  // The same, divided by size() (the gradient average of data parallelism); F32 or F64.
   virtual void allreduce_mean(Tensor& t) = 0;
   // Host values (statistics, flags), summed in double on every rank.
   virtual void allreduce_sum(double* values, int64_t count) = 0;
@@ -33,6 +34,9 @@ class Communicator {
   virtual void broadcast(Tensor& t, int root) = 0;
   virtual void broadcast_bytes(void* data, int64_t bytes, int root) = 0;
   virtual void barrier() = 0;
+  // True when a thread other than the one that created the communicator may issue the
+  // collectives, one thread at a time (MPI_THREAD_SERIALIZED): the overlapped gradient average.
+  virtual bool collectives_from_another_thread() const { return false; }
   // Every rank got this far without an error: the destructor may end the collectives in order.
   // Without it (an exception on this rank) the destructor leaves the others to the launcher,
   // which ends the job, rather than wait for peers that may be blocked.

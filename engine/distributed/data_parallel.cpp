@@ -3,15 +3,41 @@
 #include <algorithm>
 #include <chrono>
 
+#include "kernels/cast.h"
+
 namespace te {
 
-DataParallel::DataParallel(std::shared_ptr<Communicator> comm, int64_t bucket_bytes)
+struct DataParallel::BucketAverage {
+  std::shared_ptr<Communicator> comm;  // the comm thread may outlive DataParallel (overlapped_reducer.h)
+  DType wire = DType::F32;
+  Tensor scratch;  // bf16 copy of the bucket; one bucket at a time on either path
+
+  void operator()(Tensor& bucket) {
+    if (wire == DType::F32 || bucket.dtype() != DType::F32) return comm->allreduce_mean(bucket);
+    if (!scratch.defined() || scratch.numel() < bucket.numel())
+      scratch = Tensor::empty(Shape{bucket.numel()}, wire, bucket.device());
+    Tensor low = scratch.slice_flat(0, bucket.shape());
+    ops::cast_scale(bucket, low, 1.0);
+    comm->allreduce_sum(low);
+    // The same bf16 sum on every rank, scaled the same way: the ranks stay bit-identical.
+    ops::cast_scale(low, bucket, 1.0 / comm->size());
+  }
+};
+
+DataParallel::DataParallel(std::shared_ptr<Communicator> comm, int64_t bucket_bytes, DType wire)
     : comm_(std::move(comm)), bucket_bytes_(bucket_bytes) {
   if (!comm_) throw DistributedError("data parallelism without a communicator");
+  if (wire != DType::F32 && wire != DType::BF16)
+    throw ConfigError(std::string("gradient all-reduce in ") + dtype_name(wire) + ": f32 or bf16 only");
+  average_ = std::make_shared<BucketAverage>();
+  average_->comm = comm_;
+  average_->wire = wire;
   if (bucket_bytes_ <= 0)
     throw ConfigError("gradient bucket size must be positive, got " + std::to_string(bucket_bytes_) +
                       " bytes");
 }
+
+DataParallel::~DataParallel() = default;
 
 std::vector<std::pair<int64_t, int64_t>> DataParallel::buckets(int64_t numel, int64_t elem_bytes,
                                                                int64_t bucket_bytes) {
@@ -26,10 +52,34 @@ void DataParallel::average_gradients(Tensor& flat) {
   for (const auto& [begin, end] :
        buckets(flat.numel(), static_cast<int64_t>(dtype_size(flat.dtype())), bucket_bytes_)) {
     Tensor bucket = flat.slice_flat(begin, Shape{end - begin});
-    comm_->allreduce_mean(bucket);
+    (*average_)(bucket);
   }
   gradient_seconds_ +=
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void DataParallel::arm_overlap(Tensor& flat) {
+  if (!can_overlap())
+    throw DistributedError("overlapped all-reduce: the " + comm_->backend() +
+                           " communicator does not take collectives from a second thread");
+  if (!reducer_ || reducer_numel_ != flat.numel()) {
+    reducer_.reset();
+    // The comm thread owns a reference to the communicator: it may outlive this object when
+    // it is stuck in a collective (overlapped_reducer.h).
+    reducer_ = std::make_unique<OverlappedReducer>(
+        buckets(flat.numel(), static_cast<int64_t>(dtype_size(flat.dtype())), bucket_bytes_),
+        [average = average_](Tensor& bucket) { (*average)(bucket); });
+    reducer_numel_ = flat.numel();
+  }
+  reducer_->arm(flat);
+}
+
+void DataParallel::gradients_ready(int64_t offset, int64_t count) {
+  if (reducer_) reducer_->ready(offset, count);
+}
+
+void DataParallel::finish_overlap() {
+  if (reducer_) reducer_->finish();
 }
 
 void DataParallel::average_buffers(std::vector<NamedTensor>& buffers) {

@@ -2,8 +2,12 @@
 // What data parallelism does to a training step, on top of a Communicator:
 // - the gradient average: the flat gradient buffer in buckets of `bucket_bytes`, taken from the
 //   end (the last layers' gradients, which backward produces first) in the same order on every
-//   rank, each all-reduced and divided by the world size. For now after the whole backward
-//   (no overlap yet; the bucket order is the one an overlapped version will use);
+//   rank, each all-reduced and divided by the world size; either after the whole backward
+//   (average_gradients) or overlapped with it on a communication thread (arm_overlap ..
+//   finish_overlap, overlapped_reducer.h), which gives the same bytes: same buckets, same
+//   order, same reduction. On the wire in f32, or bf16 (train.allreduce_dtype: each bucket
+//   rounded to bf16, summed in float with bf16 rounding, divided by the ranks in f32: half
+//   the bytes, ~3 significant digits per gradient);
 // - the step's statistics (mean loss, correct predictions, images, stop request) summed;
 // - buffers (batch-norm running statistics) averaged, so every rank holds the same ones;
 // - rank 0's parameters broadcast at the start;
@@ -15,6 +19,7 @@
 
 #include "engine/core/named_tensor.h"
 #include "engine/distributed/communicator.h"
+#include "engine/distributed/overlapped_reducer.h"
 
 namespace te {
 
@@ -22,7 +27,10 @@ class DataParallel {
  public:
   static constexpr int64_t kDefaultBucketBytes = 25ll << 20;  // PyTorch DDP's default
 
-  DataParallel(std::shared_ptr<Communicator> comm, int64_t bucket_bytes = kDefaultBucketBytes);
+  // `wire`: the dtype buckets travel in, F32 or BF16 (of f32 gradients).
+  DataParallel(std::shared_ptr<Communicator> comm, int64_t bucket_bytes = kDefaultBucketBytes,
+               DType wire = DType::F32);
+  ~DataParallel();
 
   int rank() const { return comm_->rank(); }
   int size() const { return comm_->size(); }
@@ -30,6 +38,21 @@ class DataParallel {
   Communicator& comm() { return *comm_; }
 
   void average_gradients(Tensor& flat_gradients);
+
+  // The overlapped gradient average. Possible when the communicator takes collectives from a
+  // second thread (MPI_THREAD_SERIALIZED); GPU ranks would need events on the compute stream
+  // and are not wired. arm_overlap before the backward whose gradients are reduced (the last
+  // micro-batch's); that backward's gradients-ready hook calls gradients_ready; finish_overlap
+  // after it waits for every bucket, and must come before any other collective of this rank.
+  bool can_overlap() const { return comm_->collectives_from_another_thread(); }
+  void arm_overlap(Tensor& flat_gradients);
+  void gradients_ready(int64_t offset, int64_t count);
+  void finish_overlap();
+  // Overlapped path, summed: the comm thread inside all-reduces, and finish_overlap waiting
+  // for them once backward had ended (the part backward did not hide).
+  double overlap_busy_seconds() const { return reducer_ ? reducer_->busy_seconds() : 0; }
+  double overlap_wait_seconds() const { return reducer_ ? reducer_->wait_seconds() : 0; }
+  int64_t overlap_early_buckets() const { return reducer_ ? reducer_->early_buckets() : 0; }
   // Bucket boundaries [begin, end) in elements, in the order they are reduced.
   static std::vector<std::pair<int64_t, int64_t>> buckets(int64_t numel, int64_t elem_bytes,
                                                           int64_t bucket_bytes);
@@ -49,6 +72,10 @@ class DataParallel {
   std::shared_ptr<Communicator> comm_;
   int64_t bucket_bytes_;
   double gradient_seconds_ = 0;
+  struct BucketAverage;  // one bucket's average in the wire dtype; shared with the comm thread
+  std::shared_ptr<BucketAverage> average_;
+  std::unique_ptr<OverlappedReducer> reducer_;  // created by the first arm_overlap
+  int64_t reducer_numel_ = 0;
 };
 
 }  // namespace te

@@ -5,8 +5,11 @@
 #include <nccl.h>
 
 #include <chrono>
+#include <cstring>
 #include <thread>
+#include <vector>
 
+#include "engine/distributed/tcp_rendezvous.h"
 #include "kernels/cuda/context.h"
 #endif
 
@@ -16,11 +19,16 @@ namespace te {
 
 bool nccl_available() { return false; }
 
-std::unique_ptr<Communicator> make_nccl_communicator(std::unique_ptr<Communicator>, double) {
+namespace {
+[[noreturn]] void no_nccl() {
   throw DistributedError("GPU ranks need NCCL, and this trainer was built without it (no CUDA "
                          "backend or no nccl.h found): install NCCL (libnccl-dev or the CUDA "
                          "toolkit's) and rebuild, or train on CPU ranks with --device cpu");
 }
+}  // namespace
+
+std::unique_ptr<Communicator> make_nccl_communicator(std::unique_ptr<Communicator>, double) { no_nccl(); }
+std::unique_ptr<Communicator> make_nccl_communicator(const LaunchInfo&, Device, double) { no_nccl(); }
 
 #else
 
@@ -31,12 +39,28 @@ namespace {
 class NcclCommunicator final : public Communicator {
  public:
   NcclCommunicator(std::unique_ptr<Communicator> bootstrap, double timeout_s)
-      : boot_(std::move(bootstrap)), timeout_s_(timeout_s) {
+      : boot_(std::move(bootstrap)), rank_(boot_->rank()), size_(boot_->size()), timeout_s_(timeout_s) {
     ncclUniqueId id;
-    if (boot_->rank() == 0) check(ncclGetUniqueId(&id), "ncclGetUniqueId");
+    if (rank_ == 0) check(ncclGetUniqueId(&id), "ncclGetUniqueId");
     boot_->broadcast_bytes(&id, sizeof(id), 0);
     // Non-blocking init would let us time it out too; blocking keeps the first version simple.
-    check(ncclCommInitRank(&comm_, boot_->size(), id, boot_->rank()), "ncclCommInitRank");
+    check(ncclCommInitRank(&comm_, size_, id, rank_), "ncclCommInitRank");
+  }
+
+  // Without MPI: the id over the TCP rendezvous; host collectives through `device` buffers.
+  NcclCommunicator(const LaunchInfo& launch, Device device, double timeout_s)
+      : rank_(launch.rank), size_(launch.world_size), device_(device), timeout_s_(timeout_s) {
+    ncclUniqueId id;
+    std::memset(&id, 0, sizeof(id));
+    if (rank_ == 0) check(ncclGetUniqueId(&id), "ncclGetUniqueId");
+    const std::string bytes = tcp_broadcast_from_root(
+        launch, std::string(reinterpret_cast<const char*>(&id), sizeof(id)), timeout_s > 0 ? timeout_s : 300);
+    if (bytes.size() != sizeof(id))
+      throw DistributedError("rank " + std::to_string(rank_) + ": the rendezvous passed " +
+                             std::to_string(bytes.size()) + " bytes, not an NCCL unique id (" +
+                             std::to_string(sizeof(id)) + "): another NCCL version on rank 0?");
+    std::memcpy(&id, bytes.data(), sizeof(id));
+    check(ncclCommInitRank(&comm_, size_, id, rank_), "ncclCommInitRank");
   }
 
   ~NcclCommunicator() override {
@@ -45,26 +69,43 @@ class NcclCommunicator final : public Communicator {
     else ncclCommAbort(comm_);  // peers may be stuck; do not wait for them
   }
 
-  int rank() const override { return boot_->rank(); }
-  int size() const override { return boot_->size(); }
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
   std::string backend() const override { return "nccl"; }
 
   void allreduce_sum(Tensor& t) override { allreduce(t, ncclSum, "all-reduce"); }
   void allreduce_mean(Tensor& t) override { allreduce(t, ncclAvg, "all-reduce (average)"); }
-  void allreduce_sum(double* values, int64_t count) override { boot_->allreduce_sum(values, count); }
+  void allreduce_sum(double* values, int64_t count) override {
+    if (boot_) return boot_->allreduce_sum(values, count);
+    if (count <= 0) return;
+    Tensor t = Tensor::from_vector_f64(Shape{count}, std::vector<double>(values, values + count)).to(device_);
+    allreduce(t, ncclSum, "all-reduce of host values");
+    const std::vector<double> sum = t.to_f64_vector();
+    std::memcpy(values, sum.data(), sum.size() * sizeof(double));
+  }
 
   void broadcast(Tensor& t, int root) override {
-    if (t.device().is_cpu()) return boot_->broadcast(t, root);
+    if (t.device().is_cpu()) return broadcast_bytes(t.raw(), static_cast<int64_t>(t.nbytes()), root);
     check(ncclBroadcast(t.raw(), t.raw(), t.nbytes(), ncclUint8, root, comm_, stream()), "ncclBroadcast");
     wait("broadcast");
   }
   void broadcast_bytes(void* data, int64_t bytes, int root) override {
-    boot_->broadcast_bytes(data, bytes, root);
+    if (boot_) return boot_->broadcast_bytes(data, bytes, root);
+    if (bytes <= 0) return;
+    Tensor host = Tensor::empty(Shape{bytes}, DType::U8);
+    std::memcpy(host.raw(), data, static_cast<size_t>(bytes));
+    Tensor t = host.to(device_);
+    broadcast(t, root);
+    std::memcpy(data, t.to(Device::cpu()).raw(), static_cast<size_t>(bytes));
   }
-  void barrier() override { boot_->barrier(); }
+  void barrier() override {
+    if (boot_) return boot_->barrier();
+    double token = 0;
+    allreduce_sum(&token, 1);
+  }
   void shutdown() override {
     clean_ = true;
-    boot_->shutdown();
+    if (boot_) boot_->shutdown();
   }
 
  private:
@@ -115,11 +156,13 @@ class NcclCommunicator final : public Communicator {
 
   void check(ncclResult_t r, const char* call) {
     if (r != ncclSuccess)
-      throw DistributedError("rank " + std::to_string(boot_ ? boot_->rank() : -1) + ": " + call +
+      throw DistributedError("rank " + std::to_string(rank_) + ": " + call +
                              " failed: " + ncclGetErrorString(r));
   }
 
-  std::unique_ptr<Communicator> boot_;
+  std::unique_ptr<Communicator> boot_;  // MPI; null after the TCP rendezvous
+  int rank_ = 0, size_ = 1;
+  Device device_ = Device::cpu();  // host collectives' buffers when boot_ is null
   double timeout_s_;
   ncclComm_t comm_ = nullptr;
   bool clean_ = false;
@@ -130,6 +173,11 @@ class NcclCommunicator final : public Communicator {
 std::unique_ptr<Communicator> make_nccl_communicator(std::unique_ptr<Communicator> bootstrap,
                                                      double timeout_s) {
   return std::make_unique<NcclCommunicator>(std::move(bootstrap), timeout_s);
+}
+
+std::unique_ptr<Communicator> make_nccl_communicator(const LaunchInfo& launch, Device device,
+                                                     double timeout_s) {
+  return std::make_unique<NcclCommunicator>(launch, device, timeout_s);
 }
 
 #endif

@@ -108,6 +108,7 @@ void Graph::backward(const Tensor& grad_output, const RunContext& ctx) {
     }
     a.modes.assign(n.grad_modes.begin(), n.grad_modes.end());
     n.layer->backward(a);
+    if (gradients_ready_ && n.param_count > 0) gradients_ready_(n.param_offset, n.param_count);
     if (poison_dead_memory_) poison_after(static_cast<int>(2 * nodes_.size() - 1 - k));
   }
 }

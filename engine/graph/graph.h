@@ -86,6 +86,13 @@ class Graph {
   // Gradient of the loss w.r.t. the last output; parameter gradients accumulate (+=).
   // Must follow the forward of the same batch.
   void backward(const Tensor& grad_output, const RunContext& ctx);
+  // Called during backward right after a layer's backward, with the flat range
+  // [offset, offset + count) of gradients() that layer owns: nothing later in this backward
+  // writes it again (each layer's parameters are its own), so an observer may start using it,
+  // e.g. data parallelism reducing gradients while backward goes on. With mixed precision the
+  // values are in the compute copy until finish_backward. Empty (the default): no calls.
+  using GradientsReadyHook = std::function<void(int64_t offset, int64_t count)>;
+  void set_gradients_ready_hook(GradientsReadyHook hook) { gradients_ready_ = std::move(hook); }
 
   // The flat master parameters and gradients: what the optimizer updates and checkpoints
   // hold. Without mixed precision every Param.value/grad is a view into them.
@@ -204,6 +211,7 @@ class Graph {
   Tensor arena_;
   int64_t planned_batch_ = -1, views_batch_ = -1;
   std::vector<std::vector<int>> last_used_at_;  // step -> buffers (for poisoning)
+  GradientsReadyHook gradients_ready_;
 };
 
 }  // namespace te

@@ -1,6 +1,8 @@
 #include "engine/layers/batchnorm2d.h"
 
+#include "engine/layers/batch_stats_sync.h"
 #include "kernels/batchnorm.h"
+#include "kernels/batchnorm_sync.h"
 
 namespace te {
 
@@ -31,9 +33,18 @@ void BatchNorm2d::forward(const std::vector<const Tensor*>& inputs, Tensor& outp
     return;
   }
   prepare_saved_stats(x);
+  have_batch_stats_ = true;
+  synced_count_ = 0;
+  if (ctx.batch_stats_sync) {
+    std::vector<double> sums = ops::batchnorm_sync_stats(x);
+    ctx.batch_stats_sync->sum(sums.data(), static_cast<int64_t>(sums.size()));
+    synced_count_ = sums.back();
+    ops::batchnorm_sync_forward(x, weight(), bias(), sums, rmean, rvar, &buffer(2).value, save_mean_,
+                                save_invstd_, eps_, momentum_, output);
+    return;
+  }
   ops::batchnorm_forward_train(x, weight(), bias(), rmean, rvar, &buffer(2).value, save_mean_,
                                save_invstd_, eps_, momentum_, output, ctx.layout);
-  have_batch_stats_ = true;
 }
 
 void BatchNorm2d::backward(const BackwardArgs& args) {
@@ -45,6 +56,18 @@ void BatchNorm2d::backward(const BackwardArgs& args) {
   if (args.ctx.training) {
     if (!have_batch_stats_)
       throw Error(describe() + ": training-mode backward without a training-mode forward");
+    if ((synced_count_ > 0) != (args.ctx.batch_stats_sync != nullptr))
+      throw Error(describe() + ": synchronised batch norm in only one of forward and backward");
+    if (synced_count_ > 0) {
+      // Every replica sums, also one that needs no dx: the others wait for it.
+      const std::vector<double> local =
+          ops::batchnorm_sync_backward_sums(x, *args.grad_output, save_mean_, save_invstd_);
+      std::vector<double> global = local;
+      args.ctx.batch_stats_sync->sum(global.data(), static_cast<int64_t>(global.size()));
+      ops::batchnorm_sync_backward(x, *args.grad_output, weight(), save_mean_, save_invstd_, local,
+                                   global, synced_count_, dx, accumulate, dw, db);
+      return;
+    }
     ops::batchnorm_backward_train(x, *args.grad_output, weight(), save_mean_, save_invstd_, dx,
                                   accumulate, dw, db, args.ctx.layout);
   } else {

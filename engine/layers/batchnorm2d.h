@@ -5,6 +5,8 @@
 // running_var [C] (ones), num_batches_tracked [] i64 — torchvision's state-dict names.
 // Training normalises with the batch statistics and updates the running ones (unbiased
 // variance), eval uses the running statistics; backward follows whichever forward ran.
+// With RunContext::batch_stats_sync (train.sync_batchnorm) the training statistics and the
+// two per-channel sums of backward are taken over every data-parallel replica.
 #include "engine/layers/batchnorm_base.h"
 
 namespace te {
@@ -20,6 +22,9 @@ class BatchNorm2d : public BatchNormBase {
                const RunContext& ctx) override;
   void backward(const BackwardArgs& args) override;
   BackwardReads backward_reads() const override { return {true, false}; }
+
+ private:
+  double synced_count_ = 0;  // values per channel over all replicas in the last forward; 0: not synced
 };
 
 }  // namespace te

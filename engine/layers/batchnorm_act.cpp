@@ -49,6 +49,10 @@ void BatchNormAct::forward(const std::vector<const Tensor*>& inputs, Tensor& out
     have_batch_stats_ = false;
     return;
   }
+  if (ctx.batch_stats_sync)
+    throw Error(describe() + ": synchronised batch norm is not implemented in the fused layer; "
+                "build the graph unfused (GraphOptions::fuse = false, as the trainer does with "
+                "train.sync_batchnorm)");
   prepare_saved_stats(x);
   ops::batchnorm_act_forward_train(x, r, weight(), bias(), rmean, rvar, &buffer(2).value,
                                    save_mean_, save_invstd_, eps_, momentum_, activation_, output,

@@ -11,6 +11,8 @@
 
 namespace te {
 
+class BatchStatsSync;
+
 // How a parameter is initialised (torchvision's choices).
 enum class Init {
   Zeros,
@@ -57,6 +59,9 @@ struct RunContext {
   // The memory order of 4-D activations (kernels/layout.h); the graph sets it from
   // GraphOptions::channels_last, layers pass it to the ops that care.
   Layout layout = Layout::NCHW;
+  // Training: batch-norm statistics summed over data-parallel replicas (batch_stats_sync.h);
+  // null: each replica's own.
+  BatchStatsSync* batch_stats_sync = nullptr;
 };
 
 struct BackwardArgs {

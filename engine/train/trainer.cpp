@@ -66,6 +66,7 @@ Trainer::Impl::StepResult Trainer::Impl::train_step() {
     RunContext ctx;
     ctx.training = true;
     ctx.seed = state.seed;
+    ctx.batch_stats_sync = bn_sync.get();  // train.sync_batchnorm under data parallelism
     // Distinct per micro-batch, identical between a run and its resumption.
     ctx.step = static_cast<uint64_t>(state.step * accum + micro);
     // The loss scale (fp16) multiplies every gradient; finish_backward divides it out again.
@@ -77,11 +78,13 @@ Trainer::Impl::StepResult Trainer::Impl::train_step() {
     key.arena = graph->arena_address();
     key.input = b.input.raw();
     key.loss_scale = scaler->scale();
+    arm_overlapped_allreduce(micro);
     step_capture->run(key, [&] { micro_batch_work(b, micro, ctx, grad_scale); });
     feed->release();
     rows[static_cast<size_t>(micro)] = b.labels.dim(0);
     r.images += b.labels.dim(0);
   }
+  finish_overlapped_allreduce();  // before the step's other collectives
   // Each read below waits for the device.
   const int32_t bad_row = bad_label_row.to(Device::cpu()).data<int32_t>()[0];
   if (bad_row >= 0)
@@ -97,7 +100,7 @@ Trainer::Impl::StepResult Trainer::Impl::train_step() {
   bool finite = std::isfinite(r.loss);
   // Mixed precision: the gradients into the f32 masters, unscaled.
   graph->finish_backward(1.0 / scaler->scale());
-  if (finite) average_gradients();  // data parallelism: once per optimizer step
+  if (finite) average_gradients();  // data parallelism: once per optimizer step (if not overlapped)
   r.lr = schedule->lr_at(state.step);
   // One reduction over the gradients per step (each is a pass and, on a GPU, a sync). The norm
   // is summed in double, so it is finite exactly when every gradient is: it doubles as the

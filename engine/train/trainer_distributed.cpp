@@ -3,6 +3,7 @@
 
 #include <csignal>
 
+#include "engine/distributed/batch_stats_allreduce.h"
 #include "engine/distributed/sharded_eval.h"
 #include "engine/train/interrupt.h"
 #include "engine/train/trainer_impl.h"
@@ -22,16 +23,35 @@ void Trainer::Impl::setup_data_parallel() {
   dp->broadcast_from_root(graph->parameters());
   for (auto& b : buffers) dp->broadcast_from_root(b.tensor);
   graph->sync_compute_params();
+  if (config.train.sync_batchnorm) bn_sync = std::make_unique<BatchStatsAllReduce>(dp->comm());
+  // The overlap needs a second thread allowed into the communicator, and gradients that are
+  // final when backward reports them: the CPU's f32 masters (mixed precision moves them later,
+  // and GPU ranks would need stream events, not wired). Sync batch norm's collectives run
+  // inside backward on the training thread: with the overlap two threads would be in the
+  // communicator, and the two kinds of collectives could interleave differently on each rank.
+  const char* no_overlap = !config.train.allreduce_overlap     ? "train.allreduce_overlap: false"
+                           : config.train.sync_batchnorm       ? "train.sync_batchnorm: its collectives run in backward"
+                           : !dp->can_overlap()                ? "the communicator is single-threaded"
+                           : !graph->device().is_cpu()         ? "GPU ranks: not wired yet"
+                           : graph->mixed_precision()          ? "mixed precision"
+                                                               : nullptr;
+  overlap_allreduce = no_overlap == nullptr;
+  if (overlap_allreduce)
+    graph->set_gradients_ready_hook([this](int64_t offset, int64_t count) { dp->gradients_ready(offset, count); });
+  const std::string when = overlap_allreduce ? "during backward" : std::string("after backward (") + no_overlap + ")";
   const int64_t b = config.data.batch_size;
-  spdlog::info("data parallel: {} ranks over {} (gradients averaged in {:.3g} MiB buckets once "
-               "per optimizer step); data.batch_size {} is per rank, global batch {} x {} = {}{}; "
-               "optim.lr {} is used as given for the global batch (not scaled by the ranks)",
-               dp->size(), dp->comm().backend(), options.bucket_bytes / 1048576.0, b, dp->size(), b,
+  spdlog::info("data parallel: {} ranks over {} (gradients averaged in {:.3g} MiB buckets of {} "
+               "once per optimizer step, {}); data.batch_size {} is per rank, global batch {} x {} = {}{}; "
+               "optim.lr {} is used as given for the global batch (not scaled by the ranks); "
+               "batch-norm statistics {}",
+               dp->size(), dp->comm().backend(), options.bucket_bytes / 1048576.0,
+               config.train.allreduce_dtype, when, b, dp->size(), b,
                dp->size() * b,
                config.train.grad_accum > 1
                    ? " per micro-batch, x grad_accum " + std::to_string(config.train.grad_accum)
                    : std::string(),
-               config.optim.lr);
+               config.optim.lr,
+               bn_sync ? "over all ranks (train.sync_batchnorm)" : "per rank (averaged before evaluation and checkpoints)");
 }
 
 void Trainer::Impl::reduce_step(StepResult& r) {
@@ -46,7 +66,16 @@ void Trainer::Impl::reduce_step(StepResult& r) {
 }
 
 void Trainer::Impl::average_gradients() {
-  if (dp) dp->average_gradients(graph->gradients());
+  if (dp && !overlap_allreduce) dp->average_gradients(graph->gradients());
+}
+
+void Trainer::Impl::arm_overlapped_allreduce(int64_t micro) {
+  // With gradient accumulation only the last micro-batch's backward makes them final.
+  if (overlap_allreduce && micro + 1 == config.train.grad_accum) dp->arm_overlap(graph->gradients());
+}
+
+void Trainer::Impl::finish_overlapped_allreduce() {
+  if (overlap_allreduce) dp->finish_overlap();
 }
 
 void Trainer::Impl::sync_buffers() {

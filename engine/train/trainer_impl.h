@@ -10,6 +10,7 @@
 #include "engine/graph/graph.h"
 #include "engine/io/metrics_writer.h"
 #include "engine/io/tensorboard_writer.h"
+#include "engine/layers/batch_stats_sync.h"
 #include "engine/layers/softmax_cross_entropy.h"
 #include "engine/optim/lr_schedule.h"
 #include "engine/train/batch_feed.h"
@@ -47,6 +48,8 @@ struct Trainer::Impl {
   std::unique_ptr<StepCapture> step_capture;  // CUDA graphs of the micro-batch work
   std::unique_ptr<DataParallel> dp;  // several ranks (options.comm); null for one process
   bool root() const { return !dp || dp->is_root(); }  // rank 0 writes the run directory
+  bool overlap_allreduce = false;  // dp: gradient buckets reduced during the last backward
+  std::unique_ptr<BatchStatsSync> bn_sync;  // dp with train.sync_batchnorm; null otherwise
 
   // Reused across steps (nothing is allocated per step once shapes are known).
   Tensor grad_logits;
@@ -82,6 +85,9 @@ struct Trainer::Impl {
   void setup_data_parallel();           // agreement checks, rank 0's weights everywhere, the log
   void reduce_step(StepResult& r);      // the step's loss, images, correct over all ranks
   void average_gradients();             // once per optimizer step, after accumulation
+  // Overlapped instead: arm before the step's last backward, finish right after it.
+  void arm_overlapped_allreduce(int64_t micro);
+  void finish_overlapped_allreduce();
   void sync_buffers();                  // identical batch-norm statistics (eval, checkpoints)
   EvalResult validate();                // sharded evaluation, combined over ranks
   bool stop_agreed();                   // a stop request seen by any rank stops every rank

@@ -99,6 +99,9 @@ void Trainer::Impl::build_model() {
   if (config.train.precision == "bf16") go.compute_dtype = DType::BF16;
   if (config.train.precision == "fp16") go.compute_dtype = DType::F16;
   go.channels_last = config.train.channels_last;
+  // The fused batchnorm2d_act has no synchronised statistics; the unfused graph has the same
+  // names, checkpoints and initial values.
+  if (dp && config.train.sync_batchnorm) go.fuse = false;
   graph = Graph::build(model, where, info.input_chw, go);
   graph->to(options.device);
   buffers = graph->named_buffers();
@@ -139,7 +142,13 @@ void Trainer::Impl::setup() {
     throw ConfigError(config.source + ": key 'train.channels_last': channels-last activations "
                       "need a CUDA device; the CPU backend is NCHW only (set it to false, or run "
                       "with --device cuda)");
-  if (options.comm) dp = std::make_unique<DataParallel>(options.comm, options.bucket_bytes);
+  if (options.comm && config.train.sync_batchnorm && !options.device.is_cpu())
+    throw ConfigError(config.source + ": key 'train.sync_batchnorm': synchronised batch norm runs "
+                      "on CPU ranks only for now (GPU ranks would need it in the CUDA kernels); "
+                      "set it to false for per-rank statistics");
+  if (options.comm)
+    dp = std::make_unique<DataParallel>(options.comm, options.bucket_bytes,
+                                        config.train.allreduce_dtype == "bf16" ? DType::BF16 : DType::F32);
   if (config.train.threads > 0) set_num_threads(static_cast<int>(config.train.threads));
   run = root() ? create_run_dir(options.run_dir) : RunPaths{options.run_dir};
   std::optional<CheckpointFiles> resume_from;

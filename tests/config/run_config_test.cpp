@@ -105,6 +105,29 @@ TEST(RunConfig, WrongTypeNamesKeyAndExpectation) {
   EXPECT_NE(sec.find("key 'data': expected a mapping"), std::string::npos) << sec;
 }
 
+// The data-parallel keys: defaults (overlap on, per-rank batch norm, f32 on the wire), values,
+// and errors naming file, line, key and what was expected.
+TEST(RunConfig, DataParallelKeys) {
+  const RunConfig d = parse_run_config(kMinimal, "run.yaml");
+  EXPECT_TRUE(d.train.allreduce_overlap);
+  EXPECT_FALSE(d.train.sync_batchnorm);
+  EXPECT_EQ(d.train.allreduce_dtype, "f32");
+  const RunConfig c = parse_run_config(
+      std::string(kMinimal) + "train: {allreduce_overlap: false, sync_batchnorm: true, allreduce_dtype: bf16}\n",
+      "run.yaml");
+  EXPECT_FALSE(c.train.allreduce_overlap);
+  EXPECT_TRUE(c.train.sync_batchnorm);
+  EXPECT_EQ(c.train.allreduce_dtype, "bf16");
+  const std::string sync = error_of(std::string(kMinimal) + "train:\n  sync_batchnorm: 3\n");
+  EXPECT_NE(sync.find("run.yaml:5: key 'train.sync_batchnorm': expected true or false, got '3'"),
+            std::string::npos) << sync;
+  const std::string wire = error_of(std::string(kMinimal) + "train:\n  allreduce_dtype: fp8\n");
+  EXPECT_NE(wire.find("run.yaml:5: key 'train.allreduce_dtype': 'fp8' is not one of f32, bf16"),
+            std::string::npos) << wire;
+  const std::string typo = error_of(std::string(kMinimal) + "train:\n  allreduce_overlapp: true\n");
+  EXPECT_NE(typo.find("unknown key 'train.allreduce_overlapp'"), std::string::npos) << typo;
+}
+
 TEST(RunConfig, OutOfRangeValuesNameTheRange) {
   const std::string lr = error_of(std::string(kMinimal) + "optim:\n  lr: -0.1\n");
   EXPECT_NE(lr.find("run.yaml:5: key 'optim.lr': expected a number > 0"), std::string::npos) << lr;

@@ -33,7 +33,7 @@ TEST(Mpi, RankTestsPassOnTwoRanks) {
       " --gtest_color=no --gtest_also_run_disabled_tests --gtest_filter='DISABLED_Ranks.*'");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   // Both ranks ran every rank test (none skipped for want of a launcher).
-  EXPECT_EQ(count_of(r.output, "[  PASSED  ] 7 tests."), 2) << r.output;
+  EXPECT_EQ(count_of(r.output, "[  PASSED  ] 11 tests."), 2) << r.output;
   EXPECT_EQ(count_of(r.output, "[  SKIPPED ]"), 0) << r.output;
 }
 
@@ -77,6 +77,25 @@ TEST(Mpi, TrainerUnderMpirun) {
   EXPECT_EQ(resume.exit_code, 2) << resume.output;
   EXPECT_NE(resume.output.find("written by a run of 2 rank(s), this one has 1"), std::string::npos)
       << resume.output;
+}
+
+// The other direction of the world-size check: a one-process run resumed under mpirun -np 2
+// is refused on every rank, naming both sizes, before any step.
+TEST(Mpi, ResumeOnMoreRanksIsRefused) {
+  REQUIRE_MPI();
+  const std::string root = testing::temp_dir("resume_more");
+  testing::write_tiny_idx(root + "/data", 48, 12);
+  testing::write_text_file(root + "/c.yaml", testing::tiny_idx_config(root + "/data", false, 8,
+                                                                      "train: {epochs: 1, threads: 1}\n"));
+  const std::string run = root + "/run";
+  const testing::Ran one = testing::run_shell(testing::trainer_path() + " --config " + root +
+                                              "/c.yaml --out " + run + " --device cpu 2>&1");
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  const testing::Ran two = testing::run_shell(testing::mpirun_prefix(2) + testing::trainer_path() +
+                                              " --resume " + run + " --device cpu --set train.epochs=2");
+  EXPECT_NE(two.exit_code, 0) << two.output;
+  EXPECT_EQ(count_of(two.output, "written by a run of 1 rank(s), this one has 2"), 2) << two.output;
+  EXPECT_EQ(count_of(two.output, "epoch 2/2"), 0) << "a rank trained:\n" << two.output;
 }
 
 // A rank that stops responding (SIGSTOP: alive, so the launcher does not notice) makes the
@@ -166,7 +185,8 @@ TEST(Launch, SeveralRanksWithoutMpiRanksAreRefused) {
   const testing::Ran r = testing::run_shell("RANK=1 WORLD_SIZE=2 timeout -s KILL 60 " + testing::trainer_path() +
                                             " --config " + root + "/c.yaml --out " + root + "/run --device cpu");
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find(mpi_available() ? "MPI sees rank 0 of 1" : "built without MPI"), std::string::npos)
+  EXPECT_NE(r.output.find("without mpirun: CPU ranks exchange gradients over MPI, so start them "
+                          "with mpirun or srun"), std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("rank 1 of 2 (torchrun"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(root + "/run/checkpoints")) << "a refused rank wrote the run directory";

@@ -53,6 +53,42 @@ TEST(GraphBackward, ResidualGraphMatchesFiniteDifferencesInDouble) {
   EXPECT_GT(checked, g->num_parameters() / 2);  // the check is not vacuous
 }
 
+// The gradients-ready hook (data parallelism starts reducing on it): once per layer with
+// parameters, in backward order (reverse listing, so from the end of the flat buffer), the
+// ranges tile the flat gradients, and each range already holds its final values when reported.
+TEST(GraphBackward, GradientsReadyHookReportsEachLayersFinalRangeOnce) {
+  auto g = Graph::build(yaml(kResidual), "m.yaml", {3, 2, 3}, test_options(DType::F64));
+  const Tensor x = random_tensor({2, 3, 2, 3}, 8);
+  const Tensor r = random_tensor({2, 5}, 9);
+  RunContext ctx;
+  struct Report {
+    int64_t offset, count;
+    std::vector<double> values;  // the range at report time
+  };
+  std::vector<Report> reports;
+  g->set_gradients_ready_hook([&](int64_t offset, int64_t count) {
+    const std::vector<double> all = g->gradients().to_f64_vector();
+    reports.push_back({offset, count, std::vector<double>(all.begin() + offset, all.begin() + offset + count)});
+  });
+  g->zero_grad();
+  g->forward(x, ctx);
+  g->backward(r, ctx);
+  const std::vector<double> final_grads = g->gradients().to_f64_vector();
+  ASSERT_EQ(reports.size(), 4u);  // s1, s2, s3, fc have parameters
+  int64_t end = g->num_parameters();
+  for (const Report& rep : reports) {
+    EXPECT_EQ(rep.offset + rep.count, end) << "not the next range from the end";
+    end = rep.offset;
+    EXPECT_EQ(rep.values, std::vector<double>(final_grads.begin() + rep.offset,
+                                              final_grads.begin() + rep.offset + rep.count));
+  }
+  EXPECT_EQ(end, 0);
+  g->set_gradients_ready_hook({});  // unset: no more calls
+  g->forward(x, ctx);
+  g->backward(r, ctx);
+  EXPECT_EQ(reports.size(), 4u);
+}
+
 TEST(GraphBackward, ParameterGradientsAccumulateAndZeroGradClears) {
   auto g = Graph::build(yaml(kResidual), "m.yaml", {3, 2, 3}, test_options(DType::F64));
   const Tensor x = random_tensor({2, 3, 2, 3}, 6);
