@@ -21,7 +21,8 @@ void register_emu_test_hooks(nb::module_& m) {
   });
   m.def("_create_stream", [] {
     cudaStream_t s = nullptr;
-    TE_CUDA_CHECK(cudaStreamCreate(&s));
+    // cudaStreamCreate is not emulated (it would reach the real libcudart that NCCL pulls in)
+    TE_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
     return reinterpret_cast<uintptr_t>(s);
   });
   m.def("_stream_wait_count", [] { return te::emu::stream_wait_count(); });
