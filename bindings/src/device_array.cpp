@@ -139,7 +139,9 @@ void register_device_array(nb::module_& m) {
                           "the consumer's stream waits for the upload).")
       .def("__dlpack__", &DeviceArray::dlpack, nb::kw_only(), nb::arg("stream").none() = nb::none(),
            nb::arg("max_version").none() = nb::none(), nb::arg("dl_device").none() = nb::none(),
-           nb::arg("copy").none() = nb::none())
+           nb::arg("copy").none() = nb::none(),
+           nb::sig("def __dlpack__(self, *, stream: int | None = None, max_version: tuple[int, int] | None = None, "
+                   "dl_device: tuple[int, int] | None = None, copy: bool | None = None) -> typing.Any"))
       .def("__dlpack_device__", &DeviceArray::dlpack_device)
       .def_prop_ro("shape", [](const DeviceArray& a) {
         nb::list s;
