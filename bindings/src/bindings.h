@@ -14,6 +14,9 @@ void register_config(nb::module_& m);
 void register_train(nb::module_& m);
 void register_model(nb::module_& m);
 void register_loader(nb::module_& m);
+void register_device_array(nb::module_& m);  // device_array.h
+// Test-only functions of the emulated-CUDA build (_core_emu, bindings/tests/emu_hooks.cpp).
+void register_emu_test_hooks(nb::module_& m);
 
 // str(value) as text (nb::str(handle) borrows rather than converts).
 inline std::string text_of(nb::handle value) {

@@ -1,8 +1,9 @@
 // trainer_engine.Loader: the engine's data loader (worker threads decode and augment, batches
 // in order, deterministic per (seed, epoch)) as a Python iterable. One `for` loop is one epoch;
 // batches are NumPy arrays over the loader's own buffers, so DLPack consumers
-// (torch.from_dlpack) share them without a copy. close(), `with`, or dropping the loader joins
-// the worker threads.
+// (torch.from_dlpack) share them without a copy; with device="cuda[:N]" they are copied to
+// device memory instead (DeviceArray). close(), `with`, or dropping the loader joins the
+// worker threads.
 #include <nanobind/stl/filesystem.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
@@ -10,10 +11,12 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "bindings/src/arrays.h"
 #include "bindings/src/bindings.h"
 #include "bindings/src/config.h"
+#include "bindings/src/device_array.h"
 #include "bindings/src/rank_subset.h"
 #include "engine/data/loader.h"
 #include "engine/train/model_info.h"
@@ -25,6 +28,7 @@ struct LoaderSpec {
   std::string data, split = "train";
   int64_t batch_size = 64, image_size = 128, channels = 0, rank = 0, world_size = 1;
   bool train = true, shuffle = true, drop_last = false, pin_memory = true;
+  std::string device = "cpu";  // or "cuda" / "cuda:N": batches copied to device memory
   uint64_t seed = 0;
   int workers = 2, prefetch = 4;
   double max_skipped_fraction = 0.01;
@@ -40,6 +44,10 @@ class PyLoader {
  public:
   explicit PyLoader(LoaderSpec spec) {
     require_path(spec.data, "loader");
+    if (spec.device != "cpu") {
+      device_id_ = open_cuda_device(spec.device);
+      spec.pin_memory = true;  // the copy stream needs page-locked sources to run asynchronously
+    }
     nb::gil_scoped_release release;  // opening a folder data set lists every file
     std::shared_ptr<Dataset> set = open_dataset(spec.data, DatasetOptions{spec.split});
     if (spec.world_size != 1 || spec.rank != 0)
@@ -73,15 +81,25 @@ class PyLoader {
 
   bool next(uint64_t generation, PyBatch& out) {
     Batch b;
+    std::optional<DeviceArray> images, labels;
     {
       nb::gil_scoped_release release;
       std::lock_guard lock(mutex_);
       if (generation != generation_)
         throw std::runtime_error("this loader iterator belongs to an earlier epoch: iter(loader) started a new one");
       if (!open().next(b)) return false;
+      if (device_id_ >= 0) {
+        images = DeviceArray::upload(b.images, device_id_);
+        labels = DeviceArray::upload(b.labels, device_id_);
+      }
     }
-    out.images = share_as_numpy(b.images).cast(nb::rv_policy::reference);  // a view, not a copy
-    out.labels = share_as_numpy(b.labels).cast(nb::rv_policy::reference);
+    if (images) {
+      out.images = nb::cast(std::move(*images));
+      out.labels = nb::cast(std::move(*labels));
+    } else {
+      out.images = share_as_numpy(b.images).cast(nb::rv_policy::reference);  // a view, not a copy
+      out.labels = share_as_numpy(b.labels).cast(nb::rv_policy::reference);
+    }
     out.index = b.index;
     out.epoch = current_epoch_;
     return true;
@@ -115,6 +133,7 @@ class PyLoader {
   std::unique_ptr<DataLoader> loader_;
   int64_t next_epoch_ = 0, current_epoch_ = 0;
   uint64_t generation_ = 0;
+  int device_id_ = -1;  // CUDA device of the batches; -1: host memory
 };
 
 struct EpochIterator {
@@ -153,13 +172,21 @@ LoaderSpec spec_from_config(const PyConfig& c, const std::string& which) {
   return s;
 }
 
+// A batch array's type in the stubs: DeviceArray exists only with the CUDA backend.
+#ifdef TE_WITH_CUDA
+#define TE_PY_BATCH_ARRAY(dtype) "numpy.typing.NDArray[" dtype "] | DeviceArray"
+#else
+#define TE_PY_BATCH_ARRAY(dtype) "numpy.typing.NDArray[" dtype "]"
+#endif
+
 }  // namespace
 
 void register_loader(nb::module_& m) {
   nb::class_<PyBatch>(m, "Batch", "One batch: uint8 images (N, H, W, C) and int32 labels (N,).")
-      .def_ro("images", &PyBatch::images, nb::sig("def images(self) -> numpy.typing.NDArray[numpy.uint8]"),
-              "uint8 (N, H, W, C), sharing the loader's buffer (DLPack: torch.from_dlpack)")
-      .def_ro("labels", &PyBatch::labels, nb::sig("def labels(self) -> numpy.typing.NDArray[numpy.int32]"),
+      .def_ro("images", &PyBatch::images, nb::sig("def images(self) -> " TE_PY_BATCH_ARRAY("numpy.uint8")),
+              "uint8 (N, H, W, C), sharing the loader's buffer (DLPack: torch.from_dlpack); a "
+              "DeviceArray when the loader has a CUDA device")
+      .def_ro("labels", &PyBatch::labels, nb::sig("def labels(self) -> " TE_PY_BATCH_ARRAY("numpy.int32")),
               "int32 (N,)")
       .def_ro("index", &PyBatch::index, "the batch's index within the epoch")
       .def_ro("epoch", &PyBatch::epoch)
@@ -187,7 +214,8 @@ void register_loader(nb::module_& m) {
              const std::string& split, nb::object shuffle, bool drop_last, uint64_t seed, int workers,
              int prefetch, int64_t rank, int64_t world_size, int64_t channels, double resize_ratio,
              bool random_resized_crop, std::pair<double, double> scale, bool hflip, int pad_crop,
-             double color_jitter, double random_erasing, double max_skipped_fraction, bool pin_memory) {
+             double color_jitter, double random_erasing, double max_skipped_fraction, bool pin_memory,
+             const std::string& device) {
             LoaderSpec s;
             s.data = data.string();
             s.batch_size = batch_size;
@@ -204,6 +232,7 @@ void register_loader(nb::module_& m) {
             s.channels = channels;
             s.max_skipped_fraction = max_skipped_fraction;
             s.pin_memory = pin_memory;
+            s.device = device;
             s.transform.resize_ratio = resize_ratio;
             s.transform.augment.random_resized_crop = random_resized_crop;
             s.transform.augment.scale_min = scale.first;
@@ -222,18 +251,22 @@ void register_loader(nb::module_& m) {
           nb::arg("random_resized_crop") = true, nb::arg("scale") = std::make_pair(0.08, 1.0),
           nb::arg("hflip") = true, nb::arg("pad_crop") = 0, nb::arg("color_jitter") = 0.0,
           nb::arg("random_erasing") = 0.0, nb::arg("max_skipped_fraction") = 0.01,
-          nb::arg("pin_memory") = true,
+          nb::arg("pin_memory") = true, nb::arg("device") = "cpu",
           "train=False gives the evaluation transform (resize + centre crop, no augmentation); "
-          "shuffle defaults to train; channels 0 takes 1 for gray IDX/shards, else 3.")
+          "shuffle defaults to train; channels 0 takes 1 for gray IDX/shards, else 3. "
+          "device='cuda' or 'cuda:N' copies every batch to that GPU (DeviceArray).")
       .def_static(
           "from_config",
-          [](const PyConfig& c, const std::string& which, int64_t rank, int64_t world_size) {
+          [](const PyConfig& c, const std::string& which, int64_t rank, int64_t world_size,
+             const std::string& device) {
             LoaderSpec s = spec_from_config(c, which);
             s.rank = rank;
             s.world_size = world_size;
+            s.device = device;
             return std::make_unique<PyLoader>(std::move(s));
           },
           nb::arg("config"), nb::arg("which") = "train", nb::arg("rank") = 0, nb::arg("world_size") = 1,
+          nb::arg("device") = "cpu",
           "The loader the trainer builds for data.train ('train') or data.val ('val').")
       .def("__iter__", [](nb::handle self) {
         return EpochIterator{nb::borrow(self), nb::cast<PyLoader&>(self).start()};

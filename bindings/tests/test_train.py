@@ -87,6 +87,26 @@ def test_ctrl_c_checkpoints_then_raises_keyboard_interrupt(tiny_config, tmp_path
     assert not te.train(tiny_config, out=tmp_path / "after", overrides={"train.epochs": 1}).stopped
 
 
+def test_ctrl_c_while_the_engine_computes(tiny_config, tmp_path):
+    # The SIGINT arrives from another thread at any moment, as Ctrl-C in a terminal does: mostly
+    # while train() runs C++ without the GIL (train()'s signal check then raises), sometimes
+    # while the record hook runs Python (the hook raises). Both must checkpoint, then raise.
+    records: list = []
+    def interrupt():
+        while sum(r["type"] == "step" for r in list(records)) < 2:
+            time.sleep(0.001)
+        os.kill(os.getpid(), signal.SIGINT)
+    killer = threading.Thread(target=interrupt, daemon=True)
+    killer.start()
+    with pytest.raises(KeyboardInterrupt):
+        te.train(tiny_config, out=tmp_path / "int", callbacks=[records.append])
+    killer.join()
+    last = max(r["step"] for r in records if r["type"] == "step")
+    names = {p.name for p in (tmp_path / "int" / "checkpoints").iterdir()}
+    # the step being recorded when the signal was seen (appended or not yet)
+    assert names & {f"epoch-0000-step-{s:07d}.safetensors" for s in (last, last + 1)}, names
+
+
 def test_gil_is_released_while_training(tiny_config, tmp_path):
     # A second thread stamps the time every ~0.2 ms. The gaps between one step callback's end
     # and the next one's start are the engine computing: if it held the GIL there, the thread

@@ -30,12 +30,16 @@ from ._core import (
     __version__,
 )
 from ._core import _load, _train
+from . import _core
 
 __all__ = [
     "Batch", "Config", "ConfigError", "DataError", "DeviceError", "EngineError", "IoError",
     "Loader", "Model", "Prediction", "Run", "ShapeError", "TrainingDiverged", "load",
     "load_config", "train", "__version__",
 ]
+if hasattr(_core, "DeviceArray"):  # only with the CUDA backend: Loader(device="cuda") batches
+    DeviceArray = _core.DeviceArray
+    __all__.append("DeviceArray")
 
 ConfigSource = Union[Config, str, os.PathLike, Mapping[str, Any]]
 Overrides = Union[Sequence[str], Mapping[str, Any], None]

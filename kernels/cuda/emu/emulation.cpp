@@ -56,4 +56,24 @@ size_t dynamic_shared_limit(const void* kernel) {
   return it == shared_limits().end() || it->second < base ? base : it->second;
 }
 
+namespace {
+std::mutex g_stream_wait_mutex;
+uint64_t g_stream_waits = 0;
+StreamWait g_last_stream_wait;
+}  // namespace
+
+void note_stream_wait(const void* stream, const void* event) {
+  std::lock_guard lock(g_stream_wait_mutex);
+  ++g_stream_waits;
+  g_last_stream_wait = {stream, event};
+}
+uint64_t stream_wait_count() {
+  std::lock_guard lock(g_stream_wait_mutex);
+  return g_stream_waits;
+}
+StreamWait last_stream_wait() {
+  std::lock_guard lock(g_stream_wait_mutex);
+  return g_last_stream_wait;
+}
+
 }  // namespace te::emu

@@ -23,4 +23,14 @@ void set_options(const EmulationOptions& options);
 void note_race_check_skipped();
 uint64_t race_checks_skipped();
 
+// cudaStreamWaitEvent calls, so tests can check that a stream was made to wait (the emulated
+// streams are synchronous, so the wait itself cannot be observed).
+struct StreamWait {
+  const void* stream = nullptr;
+  const void* event = nullptr;
+};
+void note_stream_wait(const void* stream, const void* event);
+uint64_t stream_wait_count();
+StreamWait last_stream_wait();
+
 }  // namespace te::emu

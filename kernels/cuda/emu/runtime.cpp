@@ -12,6 +12,7 @@
 #include <string>
 
 #include "kernels/cuda/emu/device_limits.h"
+#include "kernels/cuda/emu/emulation.h"
 #include "kernels/cuda/emu/memory_map.h"
 
 struct CUstream_st {
@@ -224,7 +225,10 @@ cudaError_t cudaStreamDestroy(cudaStream_t s) {
   return cudaSuccess;
 }
 cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned int) { return cudaSuccess; }
+cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned int) {
+  te::emu::note_stream_wait(stream, event);  // nothing to wait for; recorded for tests
+  return cudaSuccess;
+}
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned int flags) {
   *e = new CUevent_st{flags};
   return cudaSuccess;
