@@ -60,7 +60,27 @@ struct Export {
   std::vector<int64_t> shape;
   DLManagedTensorVersioned versioned{};
   DLManagedTensor legacy{};
+  // The stream the consumer named (none with stream=-1: it orders its own work).
+  bool consumer_known = false;
+  cudaStream_t consumer = nullptr;
 };
+
+// The capsule's deleter: the consumer is done with the tensor, but work it queued on its
+// stream may still read it. Before the memory can go back to the caching allocator (which
+// orders reuse on the compute stream), the compute stream waits for that work; later batch
+// uploads wait for the compute stream (DeviceArray::upload). Errors have nowhere to go here.
+void release(Export* e) {
+  if (e->consumer_known && te::cuda::initialized()) {
+    cudaEvent_t done = nullptr;
+    if (cudaEventCreateWithFlags(&done, cudaEventDisableTiming) == cudaSuccess) {
+      if (cudaEventRecord(done, e->consumer) == cudaSuccess)
+        cudaStreamWaitEvent(static_cast<cudaStream_t>(te::cuda::context().compute), done, 0);
+      cudaEventDestroy(done);  // released once the stream has passed it
+    }
+    cudaGetLastError();
+  }
+  delete e;
+}
 
 nb::dlpack::dltensor describe(Export& e) {
   const Tensor& t = e.upload->device;
@@ -99,6 +119,11 @@ DeviceArray DeviceArray::upload(const Tensor& host, int device_id) {
   u->device = Tensor::empty(host.shape(), host.dtype(), Device::cuda(device_id));
   auto& ctx = te::cuda::context();
   TE_CUDA_CHECK(cudaEventCreateWithFlags(&u->copied, cudaEventDisableTiming));
+  // The new block may be one a released batch occupied: the allocator ordered its reuse on the
+  // compute stream (after the consumer's work, see release()), so the copy stream waits for the
+  // compute stream before writing it.
+  TE_CUDA_CHECK(cudaEventRecord(u->copied, ctx.compute));
+  TE_CUDA_CHECK(cudaStreamWaitEvent(ctx.copy, u->copied, 0));
   TE_CUDA_CHECK(cudaMemcpyAsync(u->device.raw(), host.raw(), host.nbytes(), cudaMemcpyHostToDevice, ctx.copy));
   TE_CUDA_CHECK(cudaEventRecord(u->copied, ctx.copy));
   DeviceArray a;
@@ -123,13 +148,17 @@ nb::object DeviceArray::dlpack(nb::handle stream, nb::handle max_version, nb::ha
   if (sync) TE_CUDA_CHECK(cudaStreamWaitEvent(consumer_stream(stream), upload_->copied, 0));
 
   auto* e = new Export{upload_};
+  if (sync) {
+    e->consumer_known = true;
+    e->consumer = consumer_stream(stream);
+  }
   const nb::dlpack::dltensor d = describe(*e);
   if (wants_versioned(max_version)) {
-    e->versioned = {kDLPackVersion, e, [](DLManagedTensorVersioned* m) { delete static_cast<Export*>(m->manager_ctx); },
+    e->versioned = {kDLPackVersion, e, [](DLManagedTensorVersioned* m) { release(static_cast<Export*>(m->manager_ctx)); },
                     0, d};
     return make_dlpack_capsule(&e->versioned);
   }
-  e->legacy = {d, e, [](DLManagedTensor* m) { delete static_cast<Export*>(m->manager_ctx); }};
+  e->legacy = {d, e, [](DLManagedTensor* m) { release(static_cast<Export*>(m->manager_ctx)); }};
   return make_dlpack_capsule(&e->legacy);
 }
 

@@ -63,11 +63,19 @@ def test_consumer_stream_waits_on_the_upload(emu, tiny_data):
     stream = emu._create_stream()
     for given, waited in ((stream, stream), (None, LEGACY_STREAM), (1, LEGACY_STREAM), (2, PER_THREAD_STREAM)):
         before = emu._stream_wait_count()
-        b.images.__dlpack__(stream=given)
+        capsule = b.images.__dlpack__(stream=given)
         assert emu._stream_wait_count() == before + 1
         assert emu._last_stream_wait()[0] == waited
+        # Released by the consumer: the engine's compute stream (where the allocator orders
+        # reuse) waits for the work the consumer queued on its stream.
+        del capsule
+        gc.collect()
+        assert emu._stream_wait_count() == before + 2
+        assert emu._last_stream_wait()[0] not in (waited, 0)
     before = emu._stream_wait_count()
-    b.images.__dlpack__(stream=-1)  # the consumer synchronises itself
+    capsule = b.images.__dlpack__(stream=-1)  # the consumer synchronises itself
+    del capsule
+    gc.collect()
     assert emu._stream_wait_count() == before
     with pytest.raises(ValueError, match="stream=0"):
         b.images.__dlpack__(stream=0)
