@@ -183,6 +183,12 @@ void register_device_array(nb::module_& m) {
 
 #else
 
+// Unreachable without the CUDA backend (open_cuda_device refuses first), and defined so that
+// the module links and imports in such builds.
+DeviceArray DeviceArray::upload(const Tensor&, int) {
+  throw std::runtime_error("device memory needs the CUDA backend, which this build lacks");
+}
+
 void register_device_array(nb::module_&) {}
 
 #endif
