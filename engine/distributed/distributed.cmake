@@ -17,7 +17,10 @@ if(TE_WITH_CUDA)
   find_library(TE_NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR})
   if(TE_NCCL_INCLUDE_DIR AND TE_NCCL_LIBRARY AND MPI_CXX_FOUND)
     target_include_directories(te_engine PRIVATE ${TE_NCCL_INCLUDE_DIR})
-    target_link_libraries(te_engine PUBLIC ${TE_NCCL_LIBRARY} CUDA::cudart)
+    # The CUDA runtime comes from the backend: te_cuda links libcudart, te_cuda_emu is the
+    # emulated runtime, so the emulated builds never fall through to the real one.
+    target_include_directories(te_engine PRIVATE ${CUDAToolkit_INCLUDE_DIRS})
+    target_link_libraries(te_engine PUBLIC ${TE_NCCL_LIBRARY})
     target_compile_definitions(te_engine PRIVATE TE_WITH_NCCL)
     message(STATUS "Data parallelism on GPUs: NCCL (${TE_NCCL_LIBRARY})")
   else()

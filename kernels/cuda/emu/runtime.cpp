@@ -225,6 +225,8 @@ cudaError_t cudaStreamDestroy(cudaStream_t s) {
   return cudaSuccess;
 }
 cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+// Emulated streams are synchronous: all queued work is complete.
+cudaError_t cudaStreamQuery(cudaStream_t) { return cudaSuccess; }
 cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned int) {
   te::emu::note_stream_wait(stream, event);  // nothing to wait for; recorded for tests
   return cudaSuccess;
