@@ -37,10 +37,25 @@ class Communicator {
   // True when a thread other than the one that created the communicator may issue the
   // collectives, one thread at a time (MPI_THREAD_SERIALIZED): the overlapped gradient average.
   virtual bool collectives_from_another_thread() const { return false; }
+  // GPU communicators (NCCL): all-reduces on a stream of the communicator's own, each ordered
+  // after the work queued on the compute stream when it is called, none waited for by the
+  // host, so backward goes on queueing while they run (the overlapped gradient average of GPU
+  // ranks). join_side_stream orders the compute stream's later work after all of them and
+  // waits, under the collective timeout, until they completed (a peer's failure or a hang is
+  // a DistributedError there). Same dtypes as allreduce_sum / allreduce_mean.
+  virtual bool has_side_stream() const { return false; }
+  virtual void side_allreduce_sum(Tensor& t) { no_side_stream(); }
+  virtual void side_allreduce_mean(Tensor& t) { no_side_stream(); }
+  virtual void join_side_stream() { no_side_stream(); }
   // Every rank got this far without an error: the destructor may end the collectives in order.
   // Without it (an exception on this rank) the destructor leaves the others to the launcher,
   // which ends the job, rather than wait for peers that may be blocked.
   virtual void shutdown() = 0;
+
+ private:
+  [[noreturn]] void no_side_stream() const {
+    throw DistributedError("the " + backend() + " communicator has no side stream (GPU ranks only)");
+  }
 };
 
 // Rank `root`'s string on every rank (e.g. the run directory, which has a timestamp in it).

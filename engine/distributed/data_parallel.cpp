@@ -25,7 +25,7 @@ struct DataParallel::BucketAverage {
 };
 
 DataParallel::DataParallel(std::shared_ptr<Communicator> comm, int64_t bucket_bytes, DType wire)
-    : comm_(std::move(comm)), bucket_bytes_(bucket_bytes) {
+    : comm_(std::move(comm)), bucket_bytes_(bucket_bytes), wire_(wire) {
   if (!comm_) throw DistributedError("data parallelism without a communicator");
   if (wire != DType::F32 && wire != DType::BF16)
     throw ConfigError(std::string("gradient all-reduce in ") + dtype_name(wire) + ": f32 or bf16 only");
@@ -61,13 +61,20 @@ void DataParallel::average_gradients(Tensor& flat) {
 void DataParallel::arm_overlap(Tensor& flat) {
   if (!can_overlap())
     throw DistributedError("overlapped all-reduce: the " + comm_->backend() +
-                           " communicator does not take collectives from a second thread");
+                           " communicator has neither a side stream nor collectives from a second thread");
+  const auto elem = static_cast<int64_t>(dtype_size(flat.dtype()));
+  if (comm_->has_side_stream()) {
+    if (!side_reducer_ || reducer_numel_ != flat.numel())
+      side_reducer_ = std::make_unique<SideStreamReducer>(buckets(flat.numel(), elem, bucket_bytes_), comm_, wire_);
+    reducer_numel_ = flat.numel();
+    return side_reducer_->arm(flat);
+  }
   if (!reducer_ || reducer_numel_ != flat.numel()) {
     reducer_.reset();
     // The comm thread owns a reference to the communicator: it may outlive this object when
     // it is stuck in a collective (overlapped_reducer.h).
     reducer_ = std::make_unique<OverlappedReducer>(
-        buckets(flat.numel(), static_cast<int64_t>(dtype_size(flat.dtype())), bucket_bytes_),
+        buckets(flat.numel(), elem, bucket_bytes_),
         [average = average_](Tensor& bucket) { (*average)(bucket); });
     reducer_numel_ = flat.numel();
   }
@@ -75,11 +82,21 @@ void DataParallel::arm_overlap(Tensor& flat) {
 }
 
 void DataParallel::gradients_ready(int64_t offset, int64_t count) {
+  if (side_reducer_) side_reducer_->ready(offset, count);
   if (reducer_) reducer_->ready(offset, count);
 }
 
 void DataParallel::finish_overlap() {
+  if (side_reducer_) side_reducer_->finish();
   if (reducer_) reducer_->finish();
+}
+
+double DataParallel::overlap_wait_seconds() const {
+  return reducer_ ? reducer_->wait_seconds() : side_reducer_ ? side_reducer_->wait_seconds() : 0;
+}
+
+int64_t DataParallel::overlap_early_buckets() const {
+  return reducer_ ? reducer_->early_buckets() : side_reducer_ ? side_reducer_->early_buckets() : 0;
 }
 
 void DataParallel::average_buffers(std::vector<NamedTensor>& buffers) {

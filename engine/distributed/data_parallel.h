@@ -20,6 +20,7 @@
 #include "engine/core/named_tensor.h"
 #include "engine/distributed/communicator.h"
 #include "engine/distributed/overlapped_reducer.h"
+#include "engine/distributed/side_stream_reducer.h"
 
 namespace te {
 
@@ -39,20 +40,24 @@ class DataParallel {
 
   void average_gradients(Tensor& flat_gradients);
 
-  // The overlapped gradient average. Possible when the communicator takes collectives from a
-  // second thread (MPI_THREAD_SERIALIZED); GPU ranks would need events on the compute stream
-  // and are not wired. arm_overlap before the backward whose gradients are reduced (the last
-  // micro-batch's); that backward's gradients-ready hook calls gradients_ready; finish_overlap
-  // after it waits for every bucket, and must come before any other collective of this rank.
-  bool can_overlap() const { return comm_->collectives_from_another_thread(); }
+  // The overlapped gradient average: on a communication thread for communicators that take
+  // collectives from a second thread (CPU ranks, MPI_THREAD_SERIALIZED; overlapped_reducer.h),
+  // on the communicator's side stream for GPU ranks (NCCL; side_stream_reducer.h).
+  // arm_overlap before the backward whose gradients are reduced (the last micro-batch's);
+  // that backward's gradients-ready hook calls gradients_ready; finish_overlap after it waits
+  // for every bucket, and must come before any other collective of this rank.
+  bool can_overlap() const {
+    return comm_->collectives_from_another_thread() || comm_->has_side_stream();
+  }
   void arm_overlap(Tensor& flat_gradients);
   void gradients_ready(int64_t offset, int64_t count);
   void finish_overlap();
-  // Overlapped path, summed: the comm thread inside all-reduces, and finish_overlap waiting
-  // for them once backward had ended (the part backward did not hide).
+  // Overlapped path, summed: the comm thread inside all-reduces (CPU ranks; 0 on GPU ranks,
+  // whose all-reduces run on the GPU unobserved by the host), and finish_overlap waiting for
+  // them once backward had ended (the part backward did not hide).
   double overlap_busy_seconds() const { return reducer_ ? reducer_->busy_seconds() : 0; }
-  double overlap_wait_seconds() const { return reducer_ ? reducer_->wait_seconds() : 0; }
-  int64_t overlap_early_buckets() const { return reducer_ ? reducer_->early_buckets() : 0; }
+  double overlap_wait_seconds() const;
+  int64_t overlap_early_buckets() const;
   // Bucket boundaries [begin, end) in elements, in the order they are reduced.
   static std::vector<std::pair<int64_t, int64_t>> buckets(int64_t numel, int64_t elem_bytes,
                                                           int64_t bucket_bytes);
@@ -74,7 +79,10 @@ class DataParallel {
   double gradient_seconds_ = 0;
   struct BucketAverage;  // one bucket's average in the wire dtype; shared with the comm thread
   std::shared_ptr<BucketAverage> average_;
-  std::unique_ptr<OverlappedReducer> reducer_;  // created by the first arm_overlap
+  DType wire_;
+  // Created by the first arm_overlap (one of the two, by the communicator).
+  std::unique_ptr<OverlappedReducer> reducer_;
+  std::unique_ptr<SideStreamReducer> side_reducer_;
   int64_t reducer_numel_ = 0;
 };
 

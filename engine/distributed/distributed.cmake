@@ -20,8 +20,10 @@ if(TE_WITH_CUDA)
     # The CUDA runtime comes from the backend: te_cuda links libcudart, te_cuda_emu is the
     # emulated runtime, so the emulated builds never fall through to the real one.
     target_include_directories(te_engine PRIVATE ${CUDAToolkit_INCLUDE_DIRS})
-    target_link_libraries(te_engine PUBLIC ${TE_NCCL_LIBRARY})
     target_compile_definitions(te_engine PRIVATE TE_WITH_NCCL)
+    # libnccl comes from the backend too: te_cuda links it (kernels/cuda/CMakeLists.txt), the
+    # emulation has its own NCCL over MPI (kernels/cuda/emu/nccl.cpp).
+    set_property(GLOBAL PROPERTY TE_NCCL_LINK ${TE_NCCL_LIBRARY})
     message(STATUS "Data parallelism on GPUs: NCCL (${TE_NCCL_LIBRARY})")
   else()
     message(STATUS "Data parallelism on GPUs: off (needs nccl.h, libnccl and MPI for the bootstrap)")

@@ -64,9 +64,12 @@ class NcclCommunicator final : public Communicator {
   }
 
   ~NcclCommunicator() override {
-    if (comm_ == nullptr) return;
-    if (clean_) ncclCommDestroy(comm_);
-    else ncclCommAbort(comm_);  // peers may be stuck; do not wait for them
+    if (comm_ != nullptr) {
+      if (clean_) ncclCommDestroy(comm_);
+      else ncclCommAbort(comm_);  // peers may be stuck; do not wait for them
+    }
+    if (side_event_) cudaEventDestroy(side_event_);
+    if (side_) cudaStreamDestroy(side_);
   }
 
   int rank() const override { return rank_; }
@@ -84,10 +87,20 @@ class NcclCommunicator final : public Communicator {
     std::memcpy(values, sum.data(), sum.size() * sizeof(double));
   }
 
+  bool has_side_stream() const override { return true; }
+  void side_allreduce_sum(Tensor& t) override { side_allreduce(t, ncclSum); }
+  void side_allreduce_mean(Tensor& t) override { side_allreduce(t, ncclAvg); }
+  void join_side_stream() override {
+    if (!side_) return;
+    cuda_check(cudaEventRecord(side_event_, side_), "cudaEventRecord");
+    cuda_check(cudaStreamWaitEvent(stream(), side_event_, 0), "cudaStreamWaitEvent");
+    wait(side_, "overlapped gradient all-reduce");
+  }
+
   void broadcast(Tensor& t, int root) override {
     if (t.device().is_cpu()) return broadcast_bytes(t.raw(), static_cast<int64_t>(t.nbytes()), root);
     check(ncclBroadcast(t.raw(), t.raw(), t.nbytes(), ncclUint8, root, comm_, stream()), "ncclBroadcast");
-    wait("broadcast");
+    wait(stream(), "broadcast");
   }
   void broadcast_bytes(void* data, int64_t bytes, int root) override {
     if (boot_) return boot_->broadcast_bytes(data, bytes, root);
@@ -111,27 +124,48 @@ class NcclCommunicator final : public Communicator {
  private:
   static cudaStream_t stream() { return reinterpret_cast<cudaStream_t>(cuda::context().compute); }
 
-  void allreduce(Tensor& t, ncclRedOp_t op, const char* what) {
+  static ncclDataType_t nccl_type(const Tensor& t, const char* what) {
     if (t.device().is_cpu())
       throw DistributedError(std::string("NCCL ") + what + " of a CPU tensor: NCCL serves CUDA tensors");
-    const ncclDataType_t type = t.dtype() == DType::F32   ? ncclFloat32
-                                : t.dtype() == DType::F64 ? ncclFloat64
-                                : t.dtype() == DType::BF16 ? ncclBfloat16
-                                : t.dtype() == DType::F16 ? ncclFloat16
-                                                          : ncclUint8;
-    if (type == ncclUint8)
-      throw DistributedError(std::string("NCCL ") + what + " of a " + dtype_name(t.dtype()) + " tensor");
+    switch (t.dtype()) {
+      case DType::F32: return ncclFloat32;
+      case DType::F64: return ncclFloat64;
+      case DType::BF16: return ncclBfloat16;
+      case DType::F16: return ncclFloat16;
+      default:
+        throw DistributedError(std::string("NCCL ") + what + " of a " + dtype_name(t.dtype()) + " tensor");
+    }
+  }
+
+  void allreduce(Tensor& t, ncclRedOp_t op, const char* what) {
+    const ncclDataType_t type = nccl_type(t, what);
     check(ncclAllReduce(t.raw(), t.raw(), static_cast<size_t>(t.numel()), type, op, comm_, stream()),
           "ncclAllReduce");
-    wait(what);
+    wait(stream(), what);
+  }
+
+  // The side stream waits for what the compute stream has queued so far (the gradients of
+  // `t` among it), then reduces; nothing waits on the host until join_side_stream.
+  void side_allreduce(Tensor& t, ncclRedOp_t op) {
+    const ncclDataType_t type = nccl_type(t, "overlapped all-reduce");
+    if (!side_) {
+      // Non-blocking: the side stream must not serialise with the legacy default stream.
+      cuda_check(cudaStreamCreateWithFlags(&side_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+      cuda_check(cudaEventCreateWithFlags(&side_event_, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+    }
+    // One event serves every bucket: a wait takes the event's state when it is issued.
+    cuda_check(cudaEventRecord(side_event_, stream()), "cudaEventRecord");
+    cuda_check(cudaStreamWaitEvent(side_, side_event_, 0), "cudaStreamWaitEvent");
+    check(ncclAllReduce(t.raw(), t.raw(), static_cast<size_t>(t.numel()), type, op, comm_, side_),
+          "ncclAllReduce (side stream)");
   }
 
   // Polls instead of blocking in cudaStreamSynchronize, so that a peer's failure (async
   // error) or a hang (timeout) becomes an abort and an exception rather than a hang.
-  void wait(const char* what) {
+  void wait(cudaStream_t on, const char* what) {
     const auto start = std::chrono::steady_clock::now();
     for (;;) {
-      const cudaError_t q = cudaStreamQuery(stream());
+      const cudaError_t q = cudaStreamQuery(on);
       if (q == cudaSuccess) return;
       if (q != cudaErrorNotReady)
         fail(std::string(what) + ": CUDA error " + cudaGetErrorString(q));
@@ -154,6 +188,12 @@ class NcclCommunicator final : public Communicator {
     throw DistributedError("rank " + std::to_string(rank()) + ": NCCL " + what);
   }
 
+  void cuda_check(cudaError_t e, const char* call) {
+    if (e != cudaSuccess)
+      throw DistributedError("rank " + std::to_string(rank_) + ": " + call + " failed: " +
+                             cudaGetErrorString(e));
+  }
+
   void check(ncclResult_t r, const char* call) {
     if (r != ncclSuccess)
       throw DistributedError("rank " + std::to_string(rank_) + ": " + call +
@@ -165,6 +205,8 @@ class NcclCommunicator final : public Communicator {
   Device device_ = Device::cpu();  // host collectives' buffers when boot_ is null
   double timeout_s_;
   ncclComm_t comm_ = nullptr;
+  cudaStream_t side_ = nullptr;  // the overlapped all-reduces (created on first use)
+  cudaEvent_t side_event_ = nullptr;
   bool clean_ = false;
 };
 

@@ -1,14 +1,16 @@
 #pragma once
 // The NCCL communicator: collectives over CUDA tensors on the engine's compute stream (so they
-// are ordered after the backward pass without a device-wide sync), one GPU per rank (the local
-// rank's). Rank 0 creates the NCCL unique id and the others receive it over `bootstrap` (MPI),
+// are ordered after the backward pass without a device-wide sync), or, for the all-reduce
+// overlapped with backward, on a side stream of its own behind an event on the compute stream
+// (communicator.h); one GPU per rank (the local rank's). Rank 0 creates the NCCL unique id and the others receive it over `bootstrap` (MPI),
 // which also carries the host-side collectives (step statistics, flags); or, without MPI,
 // over the TCP rendezvous, NCCL then carrying the host-side collectives too.
 // Failure handling: each collective waits by polling the stream and ncclCommGetAsyncError; a
 // NCCL error or a wait past the timeout aborts the communicator (ncclCommAbort) and throws a
 // DistributedError naming this rank and the operation.
-// Built when the CUDA backend and nccl.h are found (TE_WITH_NCCL). Compiled and linked on our
-// GPU-less machines; NOT yet run on a GPU.
+// Built when the CUDA backend and nccl.h are found (TE_WITH_NCCL). NOT yet run on a GPU with
+// the real NCCL; in the emulation build it runs over an NCCL emulated on MPI
+// (kernels/cuda/emu/nccl.cpp), which the two-rank GPU tests use (tests/distributed/emu).
 #include <memory>
 
 #include "engine/distributed/communicator.h"

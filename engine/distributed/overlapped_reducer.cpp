@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "engine/distributed/bucket_readiness.h"
 #include "engine/distributed/communicator.h"
 
 namespace te {
@@ -15,13 +16,12 @@ double seconds_since(Clock::time_point t) {
 }  // namespace
 
 struct OverlappedReducer::State {
-  std::vector<std::pair<int64_t, int64_t>> buckets;
+  explicit State(BucketReadiness::Ranges buckets) : readiness(std::move(buckets)) {}
+  BucketReadiness readiness;
   ReduceBucket reduce;
   std::mutex mutex;
   std::condition_variable cv;
   Tensor flat;
-  std::vector<int64_t> pending;  // per bucket: elements not reported final yet
-  size_t next = 0;               // the bucket the thread reduces next
   bool armed = false, stop = false, in_collective = false;
   bool backward_over = false;    // finish() was called for this arming
   int64_t early = 0;
@@ -31,10 +31,8 @@ struct OverlappedReducer::State {
 
 OverlappedReducer::OverlappedReducer(std::vector<std::pair<int64_t, int64_t>> buckets,
                                      ReduceBucket reduce)
-    : state_(std::make_shared<State>()) {
-  state_->buckets = std::move(buckets);
+    : state_(std::make_shared<State>(std::move(buckets))) {
   state_->reduce = std::move(reduce);
-  state_->pending.assign(state_->buckets.size(), 0);
   thread_ = std::thread([s = state_] { run(s); });
 }
 
@@ -58,10 +56,10 @@ void OverlappedReducer::run(const std::shared_ptr<State>& s) {
   std::unique_lock<std::mutex> lock(s->mutex);
   for (;;) {
     s->cv.wait(lock, [&] {
-      return s->stop || (s->armed && !s->error && s->next < s->buckets.size() && s->pending[s->next] <= 0);
+      return s->stop || (s->armed && !s->error && s->readiness.next_ready());
     });
     if (s->stop) return;
-    const auto [begin, end] = s->buckets[s->next];
+    const auto [begin, end] = s->readiness.buckets()[s->readiness.next()];
     Tensor bucket = s->flat.slice_flat(begin, Shape{end - begin});
     s->in_collective = true;
     if (!s->backward_over) ++s->early;
@@ -80,7 +78,7 @@ void OverlappedReducer::run(const std::shared_ptr<State>& s) {
     if (error)
       s->error = error;
     else
-      ++s->next;
+      s->readiness.advance();
     s->cv.notify_all();
   }
 }
@@ -88,15 +86,13 @@ void OverlappedReducer::run(const std::shared_ptr<State>& s) {
 void OverlappedReducer::arm(Tensor flat) {
   std::lock_guard<std::mutex> lock(state_->mutex);
   if (state_->error) std::rethrow_exception(state_->error);
-  for (const auto& [begin, end] : state_->buckets)
+  for (const auto& [begin, end] : state_->readiness.buckets())
     if (begin < 0 || end > flat.numel())
       throw DistributedError("overlapped all-reduce: bucket [" + std::to_string(begin) + ", " +
                              std::to_string(end) + ") outside the " + std::to_string(flat.numel()) +
                              " gradients");
   state_->flat = std::move(flat);
-  for (size_t i = 0; i < state_->buckets.size(); ++i)
-    state_->pending[i] = state_->buckets[i].second - state_->buckets[i].first;
-  state_->next = 0;
+  state_->readiness.restart();
   state_->armed = true;
   state_->backward_over = false;
 }
@@ -111,13 +107,7 @@ void OverlappedReducer::ready(int64_t offset, int64_t count) {
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
     if (!state_->armed) return;
-    for (size_t i = 0; i < state_->buckets.size(); ++i) {
-      const int64_t overlap = std::min(offset + count, state_->buckets[i].second) -
-                              std::max(offset, state_->buckets[i].first);
-      if (overlap <= 0) continue;
-      state_->pending[i] -= overlap;
-      some_bucket_ready |= state_->pending[i] <= 0;
-    }
+    some_bucket_ready = state_->readiness.report(offset, count);
   }
   if (some_bucket_ready) state_->cv.notify_all();
 }
@@ -126,10 +116,10 @@ void OverlappedReducer::finish() {
   std::unique_lock<std::mutex> lock(state_->mutex);
   if (!state_->armed) return;
   state_->backward_over = true;
-  std::fill(state_->pending.begin(), state_->pending.end(), 0);
+  state_->readiness.report_all();
   state_->cv.notify_all();
   const auto start = Clock::now();
-  state_->cv.wait(lock, [&] { return state_->error || state_->next == state_->buckets.size(); });
+  state_->cv.wait(lock, [&] { return state_->error || state_->readiness.all_taken(); });
   state_->wait += seconds_since(start);
   state_->armed = false;
   state_->flat = Tensor();

@@ -108,9 +108,12 @@ void Graph::backward(const Tensor& grad_output, const RunContext& ctx) {
     }
     a.modes.assign(n.grad_modes.begin(), n.grad_modes.end());
     n.layer->backward(a);
+    if (per_layer_scale_ && n.param_count > 0) finish_layer_gradients(n, *per_layer_scale_);
     if (gradients_ready_ && n.param_count > 0) gradients_ready_(n.param_offset, n.param_count);
     if (poison_dead_memory_) poison_after(static_cast<int>(2 * nodes_.size() - 1 - k));
   }
+  finished_per_layer_ = per_layer_scale_;
+  per_layer_scale_.reset();
 }
 
 }  // namespace te

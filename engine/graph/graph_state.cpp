@@ -84,6 +84,14 @@ void Graph::sync_compute_params() {
 }
 
 void Graph::finish_backward(double scale) {
+  if (finished_per_layer_) {
+    const double done = *finished_per_layer_;
+    finished_per_layer_.reset();
+    if (done != scale)
+      throw Error("Graph::finish_backward(" + std::to_string(scale) + ") after a backward that " +
+                  "finished its layers with scale " + std::to_string(done));
+    return;
+  }
   if (!mixed_precision()) {
     if (scale != 1.0) ops::cast_scale(grads_, grads_, scale);
     return;
@@ -92,6 +100,39 @@ void Graph::finish_backward(double scale) {
   if (!compute_ranges_.empty()) ops::cast_scale_ranges(compute_grads_, grads_, compute_table_, scale);
   if (scale != 1.0 && !master_ranges_.empty())
     ops::cast_scale_ranges(grads_, grads_, master_table_, scale);
+}
+
+void Graph::finish_backward_per_layer(double scale) {
+  if (inference_only_) throw Error("Graph::finish_backward_per_layer: an inference-only graph has no backward");
+  per_layer_scale_ = scale;
+  finished_per_layer_.reset();
+}
+
+void Graph::finish_layer_gradients(const Node& n, double scale) {
+  const int64_t begin = n.param_offset, end = n.param_offset + n.param_count;
+  // `ranges`' parts inside this layer's slice of the flat layout.
+  auto each_part = [&](const std::vector<std::pair<int64_t, int64_t>>& ranges, auto&& fn) {
+    for (const auto& [offset, count] : ranges) {
+      const int64_t a = std::max(begin, offset), b = std::min(end, offset + count);
+      if (a < b) fn(a, b - a);
+    }
+  };
+  if (!mixed_precision()) {
+    if (scale != 1.0) {
+      Tensor g = grads_.slice_flat(begin, Shape{n.param_count});
+      ops::cast_scale(g, g, scale);
+    }
+    return;
+  }
+  each_part(compute_ranges_, [&](int64_t a, int64_t count) {
+    Tensor g = grads_.slice_flat(a, Shape{count});
+    ops::cast_scale(compute_grads_.slice_flat(a, Shape{count}), g, scale);
+  });
+  if (scale != 1.0)
+    each_part(master_ranges_, [&](int64_t a, int64_t count) {
+      Tensor g = grads_.slice_flat(a, Shape{count});
+      ops::cast_scale(g, g, scale);
+    });
 }
 
 std::vector<NamedTensor> Graph::named_parameters() const {

@@ -34,10 +34,12 @@ CaptureBackend cuda_backend() {
 
 }  // namespace
 
-StepCapture::StepCapture(bool wanted, const Graph& graph, int warmup) : warmup_(warmup) {
+StepCapture::StepCapture(bool wanted, const Graph& graph, const std::string& ruled_out, int warmup)
+    : warmup_(warmup) {
   std::string why;
   if (!wanted) why = "train.cuda_graphs is false";
   else if (!graph.device().is_cuda()) why = "the step runs on the CPU";
+  else if (!ruled_out.empty()) why = ruled_out;
   for (size_t i = 0; why.empty() && i < graph.num_layers(); ++i)
     if (graph.layer(i).type() == "dropout")
       why = "layer '" + graph.layer_name(i) +

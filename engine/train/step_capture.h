@@ -9,7 +9,7 @@
 // (ensure_view), so evaluations in between do not move what a capture recorded.
 //
 // Where capture is impossible it is not used, and one log line says why: a CPU run, a build
-// without CUDA, a graph with dropout (its masks depend on the step counter, a host value the
+// without CUDA, a caller's reason (data parallelism's overlap or sync batch norm), a graph with dropout (its masks depend on the step counter, a host value the
 // capture would freeze), `train.cuda_graphs: false`, or a capture that fails (the message is the
 // CUDA error); after a failure the rest of the run is eager.
 //
@@ -63,8 +63,8 @@ struct CaptureBackend {
 class StepCapture {
  public:
   // `wanted`: train.cuda_graphs. Decides at once whether capture can apply to this graph,
-  // and uses CUDA graphs.
-  StepCapture(bool wanted, const Graph& graph, int warmup = 2);
+  // and uses CUDA graphs. `ruled_out`: the caller's reason against capture ("" if none).
+  StepCapture(bool wanted, const Graph& graph, const std::string& ruled_out = "", int warmup = 2);
   // Always active, over `backend` (tests).
   StepCapture(CaptureBackend backend, int warmup);
   ~StepCapture();

@@ -348,6 +348,7 @@ TrainSummary Trainer::run() {
   summary.best_epoch = m.state.best_epoch;
   summary.seconds = seconds_since(run_start);
   summary.images_per_s = run_train_seconds > 0 ? run_images / run_train_seconds : 0;
+  if (m.dp) summary.overlapped_buckets = m.dp->overlap_early_buckets();
   if (m.state.best_epoch >= 0) summary.best_weights = m.run.best_weights();
   if (auto last = latest_checkpoint(m.run)) summary.last_weights = last->weights;
   return summary;

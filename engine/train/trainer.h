@@ -56,6 +56,9 @@ struct TrainSummary {
   double seconds = 0;       // wall time of this process's part of the run
   double images_per_s = 0;  // training throughput over this process's part
   std::string best_weights, last_weights;
+  // Data parallelism: gradient buckets whose all-reduce started while backward was still
+  // running (0 when not overlapped).
+  int64_t overlapped_buckets = 0;
 };
 
 class Trainer {

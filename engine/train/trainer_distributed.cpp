@@ -24,17 +24,16 @@ void Trainer::Impl::setup_data_parallel() {
   for (auto& b : buffers) dp->broadcast_from_root(b.tensor);
   graph->sync_compute_params();
   if (config.train.sync_batchnorm) bn_sync = std::make_unique<BatchStatsAllReduce>(dp->comm());
-  // The overlap needs a second thread allowed into the communicator, and gradients that are
-  // final when backward reports them: the CPU's f32 masters (mixed precision moves them later,
-  // and GPU ranks would need stream events, not wired). Sync batch norm's collectives run
-  // inside backward on the training thread: with the overlap two threads would be in the
-  // communicator, and the two kinds of collectives could interleave differently on each rank.
-  const char* no_overlap = !config.train.allreduce_overlap     ? "train.allreduce_overlap: false"
-                           : config.train.sync_batchnorm       ? "train.sync_batchnorm: its collectives run in backward"
-                           : !dp->can_overlap()                ? "the communicator is single-threaded"
-                           : !graph->device().is_cpu()         ? "GPU ranks: not wired yet"
-                           : graph->mixed_precision()          ? "mixed precision"
-                                                               : nullptr;
+  // The overlap needs a communicator that can run collectives while backward goes on: a second
+  // thread allowed into MPI (CPU ranks) or NCCL's side stream (GPU ranks; with mixed precision
+  // each layer's gradients reach the f32 masters right after its backward, see
+  // arm_overlapped_allreduce). Sync batch norm's collectives run inside backward on the
+  // training thread: with the overlap, two kinds of collectives could interleave differently
+  // on each rank.
+  const char* no_overlap = !config.train.allreduce_overlap ? "train.allreduce_overlap: false"
+                           : config.train.sync_batchnorm   ? "train.sync_batchnorm: its collectives run in backward"
+                           : !dp->can_overlap()            ? "the communicator cannot overlap"
+                                                           : nullptr;
   overlap_allreduce = no_overlap == nullptr;
   if (overlap_allreduce)
     graph->set_gradients_ready_hook([this](int64_t offset, int64_t count) { dp->gradients_ready(offset, count); });
@@ -71,7 +70,21 @@ void Trainer::Impl::average_gradients() {
 
 void Trainer::Impl::arm_overlapped_allreduce(int64_t micro) {
   // With gradient accumulation only the last micro-batch's backward makes them final.
-  if (overlap_allreduce && micro + 1 == config.train.grad_accum) dp->arm_overlap(graph->gradients());
+  if (!overlap_allreduce || micro + 1 != config.train.grad_accum) return;
+  // Mixed precision (or a loss scale): the masters are what is reduced, so each layer's
+  // gradients go into them as soon as its backward is queued (train_step's finish_backward
+  // then has nothing left to do).
+  if (graph->mixed_precision() || scaler->scale() != 1.0) graph->finish_backward_per_layer(1.0 / scaler->scale());
+  dp->arm_overlap(graph->gradients());
+}
+
+std::string Trainer::Impl::why_no_step_capture() const {
+  if (!dp || graph->device().is_cpu()) return "";
+  if (bn_sync) return "train.sync_batchnorm reads batch statistics back to the host in forward and backward";
+  if (overlap_allreduce)
+    return "the overlapped all-reduce is queued by backward's host code (train.allreduce_overlap: "
+           "false captures the steps and reduces after backward)";
+  return "";
 }
 
 void Trainer::Impl::finish_overlapped_allreduce() {

@@ -88,6 +88,8 @@ struct Trainer::Impl {
   // Overlapped instead: arm before the step's last backward, finish right after it.
   void arm_overlapped_allreduce(int64_t micro);
   void finish_overlapped_allreduce();
+  // Why data parallelism rules out CUDA graphs of the step ("" when it does not).
+  std::string why_no_step_capture() const;
   void sync_buffers();                  // identical batch-norm statistics (eval, checkpoints)
   EvalResult validate();                // sharded evaluation, combined over ranks
   bool stop_agreed();                   // a stop request seen by any rank stops every rank

@@ -130,7 +130,6 @@ void Trainer::Impl::build_model() {
     spdlog::info("precision: fp32");
   spdlog::info("activation layout: {}", layout_name(graph->layout()));
   scaler = std::make_unique<LossScaler>(config.train.precision == "fp16");
-  step_capture = std::make_unique<StepCapture>(config.train.cuda_graphs, *graph);
 }
 
 void Trainer::Impl::setup() {
@@ -142,10 +141,6 @@ void Trainer::Impl::setup() {
     throw ConfigError(config.source + ": key 'train.channels_last': channels-last activations "
                       "need a CUDA device; the CPU backend is NCHW only (set it to false, or run "
                       "with --device cuda)");
-  if (options.comm && config.train.sync_batchnorm && !options.device.is_cpu())
-    throw ConfigError(config.source + ": key 'train.sync_batchnorm': synchronised batch norm runs "
-                      "on CPU ranks only for now (GPU ranks would need it in the CUDA kernels); "
-                      "set it to false for per-rank statistics");
   if (options.comm)
     dp = std::make_unique<DataParallel>(options.comm, options.bucket_bytes,
                                         config.train.allreduce_dtype == "bf16" ? DType::BF16 : DType::F32);
@@ -228,6 +223,7 @@ void Trainer::Impl::setup() {
   progress = std::make_unique<Progress>(progress_mode_from(root() ? config.logging.progress : "plain"),
                                         config.logging.every_steps);
   setup_data_parallel();
+  step_capture = std::make_unique<StepCapture>(config.train.cuda_graphs, *graph, why_no_step_capture());
   spdlog::info("{} steps per epoch ({} batches of {}, grad_accum {}), {} epochs, run dir {}",
                steps_per_epoch, batches, d.batch_size, config.train.grad_accum,
                config.train.epochs, run.root);

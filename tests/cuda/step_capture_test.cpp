@@ -39,7 +39,7 @@ std::vector<double> train(bool capture, int64_t* replays) {
   o.init_seed = 3;
   o.device = gpu();
   auto g = Graph::build(YAML::Load(kNet), "step_capture_test", {3, 12, 12}, o);
-  StepCapture sc(capture, *g, /*warmup=*/1);
+  StepCapture sc(capture, *g, /*ruled_out=*/"", /*warmup=*/1);
   EXPECT_EQ(sc.active(), capture);
   SoftmaxCrossEntropy loss(0.1);
   // Two input slots, as the batch feed alternates.

@@ -40,6 +40,25 @@ bool device_range(const void* p, size_t bytes) {
   return bytes == 0 || te::emu::is_inside(p, bytes, MemoryKind::Device);
 }
 
+// TE_EMU_DEVICES (default 1): how many identical emulated GPUs this process sees, so that
+// ranks launched together can each take the GPU of their local rank (data-parallel tests).
+// They share the host's memory; a process uses one of them, as on a real machine.
+int emulated_devices() {
+  static const int n = [] {
+    const char* v = std::getenv("TE_EMU_DEVICES");
+    const int parsed = v ? std::atoi(v) : 1;
+    return parsed >= 1 && parsed <= 64 ? parsed : 1;
+  }();
+  return n;
+}
+thread_local int t_device = 0;
+
+bool bad_device(int device) { return device < 0 || device >= emulated_devices(); }
+std::string devices_str() {
+  return "devices 0.." + std::to_string(emulated_devices() - 1) +
+         " are emulated (TE_EMU_DEVICES sets how many)";
+}
+
 const char* error_name(cudaError_t e) {
   switch (e) {
     case cudaSuccess: return "cudaSuccess";
@@ -70,15 +89,16 @@ const char* cudaGetErrorString(cudaError_t error) {
 }
 
 cudaError_t cudaGetDeviceCount(int* count) {
-  *count = 1;
+  *count = emulated_devices();
   return cudaSuccess;
 }
 cudaError_t cudaSetDevice(int device) {
-  if (device != 0) return fail(cudaErrorInvalidDevice, "only device 0 is emulated");
+  if (bad_device(device)) return fail(cudaErrorInvalidDevice, devices_str());
+  t_device = device;
   return cudaSuccess;
 }
 cudaError_t cudaGetDevice(int* device) {
-  *device = 0;
+  *device = t_device;
   return cudaSuccess;
 }
 cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
@@ -92,7 +112,7 @@ cudaError_t cudaDriverGetVersion(int* v) {
 }
 
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
-  if (device != 0) return fail(cudaErrorInvalidDevice, "only device 0 is emulated");
+  if (bad_device(device)) return fail(cudaErrorInvalidDevice, devices_str());
   const te::emu::DeviceLimits& lim = te::emu::device_limits();
   *prop = cudaDeviceProp{};
   std::strncpy(prop->name, lim.name, sizeof(prop->name) - 1);
@@ -112,7 +132,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
 }
 
 cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
-  if (device != 0) return fail(cudaErrorInvalidDevice, "only device 0 is emulated");
+  if (bad_device(device)) return fail(cudaErrorInvalidDevice, devices_str());
   const te::emu::DeviceLimits& lim = te::emu::device_limits();
   switch (attr) {
     case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = lim.shared_per_block_optin; break;

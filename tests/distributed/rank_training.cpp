@@ -1,0 +1,56 @@
+#include "rank_training.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "dist_fixture.h"
+#include "engine/config/run_config.h"
+#include "engine/graph/graph.h"
+
+namespace te::testing {
+
+Trained train_on_ranks(const std::string& config_text, const std::string& run_dir,
+                       std::shared_ptr<Communicator> c, Device device, int64_t stop_at_step, bool resume) {
+  const std::string config_path = run_dir + ".yaml";
+  if (!c || c->rank() == 0) write_text_file(config_path, config_text);
+  if (c) c->barrier();
+  TrainerOptions o;
+  o.run_dir = run_dir;
+  o.device = device;
+  o.comm = c;
+  o.bucket_bytes = 64;  // several buckets even for a tiny model
+  o.stop_at_step = stop_at_step;
+  o.resume = resume;
+  Trainer trainer(load_run_config(config_path), o);
+  Trained t;
+  t.summary = trainer.run();
+  t.params = trainer.graph().parameters().to_vector();
+  for (const auto& b : trainer.graph().named_buffers())
+    if (b.tensor.dtype() == DType::F32) {
+      const auto v = b.tensor.to_vector();
+      t.buffers.insert(t.buffers.end(), v.begin(), v.end());
+    }
+  return t;
+}
+
+std::string shared_root(Communicator& c, const std::string& name) {
+  const std::string root = broadcast_string(c, c.rank() == 0 ? temp_dir(name) : "");
+  if (c.rank() == 0) write_tiny_idx(root + "/data", 96, 30);
+  c.barrier();  // the data exists before any rank reads it
+  return root;
+}
+
+double max_relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double worst = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+    worst = std::max(worst, std::abs(double(a[i]) - double(b[i])) / (1.0 + std::abs(double(a[i]))));
+  return worst;
+}
+
+std::vector<float> rank_zeros(Communicator& c, const std::vector<float>& mine) {
+  Tensor t = Tensor::from_vector(Shape{static_cast<int64_t>(mine.size())}, mine);
+  c.broadcast(t, 0);
+  return t.to_vector();
+}
+
+}  // namespace te::testing
