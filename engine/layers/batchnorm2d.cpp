@@ -36,11 +36,11 @@ void BatchNorm2d::forward(const std::vector<const Tensor*>& inputs, Tensor& outp
   have_batch_stats_ = true;
   synced_count_ = 0;
   if (ctx.batch_stats_sync) {
-    std::vector<double> sums = ops::batchnorm_sync_stats(x);
+    std::vector<double> sums = ops::batchnorm_sync_stats(x, ctx.layout);
     ctx.batch_stats_sync->sum(sums.data(), static_cast<int64_t>(sums.size()));
     synced_count_ = sums.back();
     ops::batchnorm_sync_forward(x, weight(), bias(), sums, rmean, rvar, &buffer(2).value, save_mean_,
-                                save_invstd_, eps_, momentum_, output);
+                                save_invstd_, eps_, momentum_, output, ctx.layout);
     return;
   }
   ops::batchnorm_forward_train(x, weight(), bias(), rmean, rvar, &buffer(2).value, save_mean_,
@@ -61,11 +61,12 @@ void BatchNorm2d::backward(const BackwardArgs& args) {
     if (synced_count_ > 0) {
       // Every replica sums, also one that needs no dx: the others wait for it.
       const std::vector<double> local =
-          ops::batchnorm_sync_backward_sums(x, *args.grad_output, save_mean_, save_invstd_);
+          ops::batchnorm_sync_backward_sums(x, *args.grad_output, save_mean_, save_invstd_,
+                                            args.ctx.layout);
       std::vector<double> global = local;
       args.ctx.batch_stats_sync->sum(global.data(), static_cast<int64_t>(global.size()));
       ops::batchnorm_sync_backward(x, *args.grad_output, weight(), save_mean_, save_invstd_, local,
-                                   global, synced_count_, dx, accumulate, dw, db);
+                                   global, synced_count_, dx, accumulate, dw, db, args.ctx.layout);
       return;
     }
     ops::batchnorm_backward_train(x, *args.grad_output, weight(), save_mean_, save_invstd_, dx,

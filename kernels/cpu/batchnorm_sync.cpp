@@ -1,19 +1,24 @@
 // CPU synchronised batch norm (kernels/batchnorm_sync.h): plain loops, threads over channels,
 // each channel summed in image order in double (results do not depend on the thread count).
+// NCHW only: channels-last is a CUDA layout (kernels/layout.h).
 #include "kernels/batchnorm_sync.h"
 
 #include <cmath>
 #include <string>
 
 #include "engine/core/parallel.h"
+#include "kernels/batchnorm_sync_sums.h"
 #include "kernels/cpu/batchnorm_common.h"
 
-namespace te::ops {
+namespace te::ops::cpu {
 namespace {
 using namespace cpu::bn;
 
-Dims checked(const char* op, const Tensor& x, const Tensor* same_shape = nullptr) {
-  if (!x.device().is_cpu()) throw DeviceError(std::string(op) + ": synchronised batch norm runs on the CPU only");
+Dims checked(const char* op, const Tensor& x, Layout layout, const Tensor* same_shape = nullptr) {
+  if (!x.device().is_cpu())
+    throw DeviceError(std::string(op) + ": the CPU backend got x on " + x.device().str() +
+                      "; pass CPU tensors, or CUDA tensors throughout for the CUDA backend");
+  reject_nhwc(op, layout);
   const Dims d = dims_of(op, x);
   check(op, "tensor", same_shape, x.numel(), x.dtype());
   return d;
@@ -32,9 +37,9 @@ double value(const Tensor* t, int64_t c, double fallback) {
 
 }  // namespace
 
-std::vector<double> batchnorm_sync_stats(const Tensor& x) {
-  const Dims d = checked("batchnorm_sync_stats", x);
-  std::vector<double> out(static_cast<size_t>(2 * d.c + 1), 0.0);
+std::vector<double> batchnorm_sync_stats(const Tensor& x, Layout layout) {
+  const Dims d = checked("batchnorm_sync_stats", x, layout);
+  std::vector<double> out(bn_sync::stats_size(d.c), 0.0);
   out[static_cast<size_t>(2 * d.c)] = static_cast<double>(d.n * d.s);
   on_float("batchnorm_sync_stats", x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -60,17 +65,14 @@ std::vector<double> batchnorm_sync_stats(const Tensor& x) {
 void batchnorm_sync_forward(const Tensor& x, const Tensor* weight, const Tensor* bias,
                             const std::vector<double>& global, Tensor& running_mean,
                             Tensor& running_var, Tensor* num_batches_tracked, Tensor& save_mean,
-                            Tensor& save_invstd, double eps, double momentum, Tensor& y) {
+                            Tensor& save_invstd, double eps, double momentum, Tensor& y,
+                            Layout layout) {
   const char* op = "batchnorm_sync_forward";
-  const Dims d = checked(op, x, &y);
+  const Dims d = checked(op, x, layout, &y);
   check_common(op, x, weight, bias, running_mean, running_var, y);
   check(op, "save_mean", &save_mean, d.c, x.dtype());
   check(op, "save_invstd", &save_invstd, d.c, x.dtype());
-  const double m = global.size() == static_cast<size_t>(2 * d.c + 1) ? global.back() : 0;
-  if (m < 2)
-    throw ShapeError(std::string(op) + ": " + std::to_string(global.size()) + " sums for " +
-                     std::to_string(d.c) + " channels over " + std::to_string(m) +
-                     " values; batch statistics in training need 2C + 1 sums over at least 2 values");
+  const double m = bn_sync::checked_count(op, global, d.c);
   on_float(op, x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* in = x.data<T>();
@@ -97,12 +99,13 @@ void batchnorm_sync_forward(const Tensor& x, const Tensor* weight, const Tensor*
 }
 
 std::vector<double> batchnorm_sync_backward_sums(const Tensor& x, const Tensor& dy,
-                                                 const Tensor& save_mean, const Tensor& save_invstd) {
+                                                 const Tensor& save_mean, const Tensor& save_invstd,
+                                                 Layout layout) {
   const char* op = "batchnorm_sync_backward_sums";
-  const Dims d = checked(op, x, &dy);
+  const Dims d = checked(op, x, layout, &dy);
   check(op, "save_mean", &save_mean, d.c, x.dtype());
   check(op, "save_invstd", &save_invstd, d.c, x.dtype());
-  std::vector<double> out(static_cast<size_t>(2 * d.c), 0.0);
+  std::vector<double> out(bn_sync::backward_sums_size(d.c), 0.0);
   on_float(op, x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T *in = x.data<T>(), *g = dy.data<T>();
@@ -128,17 +131,14 @@ void batchnorm_sync_backward(const Tensor& x, const Tensor& dy, const Tensor* we
                              const Tensor& save_mean, const Tensor& save_invstd,
                              const std::vector<double>& local, const std::vector<double>& global,
                              double count, Tensor* dx, bool accumulate, Tensor* dweight,
-                             Tensor* dbias) {
+                             Tensor* dbias, Layout layout) {
   const char* op = "batchnorm_sync_backward";
-  const Dims d = checked(op, x, &dy);
+  const Dims d = checked(op, x, layout, &dy);
   check(op, "grad_input", dx, x.numel(), x.dtype());
   check(op, "weight", weight, d.c, x.dtype());
   check(op, "grad_weight", dweight, d.c, x.dtype());
   check(op, "grad_bias", dbias, d.c, x.dtype());
-  const size_t want = static_cast<size_t>(2 * d.c);
-  if (local.size() != want || global.size() != want || !(count > 0))
-    throw ShapeError(std::string(op) + ": expected 2C = " + std::to_string(want) +
-                     " sums per replica and in all, and a positive count");
+  bn_sync::check_backward_sums(op, local, global, count, d.c);
   on_float(op, x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T *in = x.data<T>(), *g = dy.data<T>();
@@ -165,4 +165,4 @@ void batchnorm_sync_backward(const Tensor& x, const Tensor& dy, const Tensor* we
   });
 }
 
-}  // namespace te::ops
+}  // namespace te::ops::cpu

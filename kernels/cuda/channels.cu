@@ -1,6 +1,7 @@
 // Per-channel kernels on NCHW tensors viewed as [N, C, HW]: batch-norm statistics and their
-// finalisations, conv bias add and bias gradient. (Batch norm's element-wise passes are
-// batchnorm_act.cu's, with no residual and no activation for plain batch norm.)
+// finalisations (which also finish channels_nhwc.cu's partials), conv bias add and bias
+// gradient. (Batch norm's element-wise passes are batchnorm_act.cu's, with no residual and no
+// activation for plain batch norm.)
 //
 // Reductions: channel c is split into `splits` contiguous ranges of its N*HW values; block
 // (c, j) sums range j (threads stride over it; the index m maps to n = m / HW, hw = m % HW,
@@ -159,6 +160,15 @@ __global__ void add_channel_partials_kernel(const double* partials, int splits, 
   out[ch] += static_cast<float>(s1);
 }
 
+// One thread per channel: the two partial sums of the channel, added in split order (as the
+// finalisations add them), as sums[ch] and sums[C + ch].
+__global__ void channel_partial_sums_kernel(const double* partials, int splits, int64_t c,
+                                            double* sums) {
+  const int64_t ch = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (ch >= c) return;
+  sum_partials(partials, splits, ch, sums[ch], sums[c + ch]);
+}
+
 dim3 plane_grid(int64_t n, int64_t c, int64_t hw) {
   const int64_t planes = n * c;
   unsigned gx = dev::grid_for(hw);
@@ -229,6 +239,13 @@ void add_channel_partials(const double* partials, int splits, int64_t c, float* 
   if (c == 0) return;
   TE_LAUNCH(per_channel_blocks(c), 128, 0, s, add_channel_partials_kernel)(partials, splits, c, out);
   TE_CUDA_CHECK_LAUNCH("add_channel_partials_kernel");
+}
+
+void channel_partial_sums(const double* partials, int splits, int64_t c, double* sums,
+                          cudaStream_t s) {
+  if (c == 0) return;
+  TE_LAUNCH(per_channel_blocks(c), 128, 0, s, channel_partial_sums_kernel)(partials, splits, c, sums);
+  TE_CUDA_CHECK_LAUNCH("channel_partial_sums_kernel");
 }
 
 #define TE_INSTANTIATE(T)                                                                   \

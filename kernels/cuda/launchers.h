@@ -119,6 +119,12 @@ void add_channel_bias(float* y, const float* bias, int64_t n, int64_t c, int64_t
 void add_channel_partials(const double* partials, int splits, int64_t c, float* out,
                           cudaStream_t s);
 
+// sums[ch] = sum over splits of partials[(ch * splits + j) * 2], sums[C + ch] the same of
+// partials[... + 1]: a channel's two sums ({x, x^2} or {dz, dz * xhat}) in double, added in the
+// finalisations' order, for synchronised batch norm (kernels/batchnorm_sync.h).
+void channel_partial_sums(const double* partials, int splits, int64_t c, double* sums,
+                          cudaStream_t s);
+
 // ---- batchnorm_act.cu: batch norm fused with residual add and ReLU, on [N, C, HW] ----
 // y = act(x * coef[c] + coef[C + c] + r[i]) with coef from bn_finalize_train / bn_eval_coef;
 // r may be null; act = ReLU (max(z, 0)) when `relu`, else the identity.

@@ -14,6 +14,7 @@
 #include "kernels/activation.h"
 #include "kernels/batchnorm.h"
 #include "kernels/batchnorm_act.h"
+#include "kernels/batchnorm_sync.h"
 #include "kernels/concat.h"
 #include "kernels/conv2d.h"
 #include "kernels/dropout.h"
