@@ -129,6 +129,12 @@ std::string mpirun_prefix(int ranks) {
 #endif
 }
 
+int count_of(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (size_t p = text.find(needle); p != std::string::npos; p = text.find(needle, p + 1)) ++n;
+  return n;
+}
+
 std::string trainer_path() { return std::string(TE_BINARY_DIR) + "/engine/cli/trainer"; }
 
 }  // namespace te::testing

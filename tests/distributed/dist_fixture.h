@@ -25,6 +25,7 @@ Ran run_shell(const std::string& command);  // /bin/sh -c, output captured
 
 // "mpirun --oversubscribe --bind-to none [--allow-run-as-root] -np N", or "" without MPI.
 std::string mpirun_prefix(int ranks);
+int count_of(const std::string& text, const std::string& needle);  // occurrences of needle
 std::string trainer_path();
 
 }  // namespace te::testing

@@ -20,11 +20,7 @@ namespace fs = std::filesystem;
   GTEST_SKIP() << "built without MPI: the data-parallel tests need libopenmpi-dev and openmpi-bin " \
                   "(scripts/install_deps.sh)"
 
-int count_of(const std::string& text, const std::string& needle) {
-  int n = 0;
-  for (size_t p = text.find(needle); p != std::string::npos; p = text.find(needle, p + 1)) ++n;
-  return n;
-}
+using testing::count_of;
 
 TEST(Mpi, RankTestsPassOnTwoRanks) {
   REQUIRE_MPI();

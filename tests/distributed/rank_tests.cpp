@@ -24,19 +24,8 @@
 namespace te {
 namespace {
 
-std::shared_ptr<Communicator> g_comm;
-
-// Ends MPI in order once every test ran (the tests share one communicator: MPI initialises
-// once per process).
-class RankEnvironment : public ::testing::Environment {
- public:
-  void TearDown() override {
-    if (g_comm) g_comm->shutdown();
-    g_comm.reset();
-  }
-};
-[[maybe_unused]] ::testing::Environment* const g_env =
-    ::testing::AddGlobalTestEnvironment(new RankEnvironment);
+// Shut down after the last test (rank_training.h).
+std::shared_ptr<Communicator>& g_comm = testing::shared_communicator();
 
 Communicator& comm() {
   if (!g_comm) g_comm = make_mpi_communicator(detect_launch_from_environment(), 60);

@@ -1,5 +1,7 @@
 #include "rank_training.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -31,6 +33,23 @@ Trained train_on_ranks(const std::string& config_text, const std::string& run_di
       t.buffers.insert(t.buffers.end(), v.begin(), v.end());
     }
   return t;
+}
+
+namespace {
+class SharedCommunicatorShutdown : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    if (shared_communicator()) shared_communicator()->shutdown();
+    shared_communicator().reset();
+  }
+};
+[[maybe_unused]] ::testing::Environment* const g_shutdown =
+    ::testing::AddGlobalTestEnvironment(new SharedCommunicatorShutdown);
+}  // namespace
+
+std::shared_ptr<Communicator>& shared_communicator() {
+  static std::shared_ptr<Communicator> comm;
+  return comm;
 }
 
 std::string shared_root(Communicator& c, const std::string& name) {

@@ -22,6 +22,10 @@ Trained train_on_ranks(const std::string& config_text, const std::string& run_di
                        std::shared_ptr<Communicator> c, Device device = Device::cpu(),
                        int64_t stop_at_step = 0, bool resume = false);
 
+// The communicator the rank tests of one executable share (MPI initialises once per process),
+// shut down in order after the last test. Set it once, in the executable's comm().
+std::shared_ptr<Communicator>& shared_communicator();
+
 // A fresh directory named by rank 0 (every rank gets its path), with the tiny data set in data/.
 std::string shared_root(Communicator& c, const std::string& name);
 

@@ -17,11 +17,7 @@ namespace fs = std::filesystem;
   if (!mpi_available() || testing::mpirun_prefix(2).empty())           \
   GTEST_SKIP() << "built without MPI: the data-parallel tests need libopenmpi-dev and openmpi-bin"
 
-int count_of(const std::string& text, const std::string& needle) {
-  int n = 0;
-  for (size_t p = text.find(needle); p != std::string::npos; p = text.find(needle, p + 1)) ++n;
-  return n;
-}
+using testing::count_of;
 
 std::string two_gpu_ranks() { return testing::mpirun_prefix(2) + "-x TE_EMU_DEVICES=2 "; }
 

@@ -25,17 +25,8 @@ using testing::rank_zeros;
 using testing::shared_root;
 using testing::Trained;
 
-std::shared_ptr<Communicator> g_comm;
-
-class RankEnvironment : public ::testing::Environment {
- public:
-  void TearDown() override {
-    if (g_comm) g_comm->shutdown();
-    g_comm.reset();
-  }
-};
-[[maybe_unused]] ::testing::Environment* const g_env =
-    ::testing::AddGlobalTestEnvironment(new RankEnvironment);
+// Shut down after the last test (rank_training.h).
+std::shared_ptr<Communicator>& g_comm = testing::shared_communicator();
 
 Device gpu() { return Device::cuda(detect_launch_from_environment().local_rank); }
 
