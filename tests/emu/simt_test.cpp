@@ -44,6 +44,12 @@ Tensor device_ints(const std::vector<int>& v) {
 
 void expect_contains(const std::string& msg, const std::string& part) { expect_mentions(msg, {part}); }
 
+// Kernels whose results a test reads run on the compute stream, which orders them after
+// Tensor::zeros and before the copy back (the legacy default stream does not wait for it: with
+// deferred streams the zeros would land after the kernel). Launches that must fail use the
+// legacy stream, which runs them when issued, so the error surfaces at the launch.
+cudaStream_t compute_stream() { return te::cuda::context().compute; }
+
 // ---- kernels ----
 
 __global__ void coordinates_kernel(int* out) {
@@ -156,7 +162,7 @@ TEST_F(Simt, BuiltInVariablesCoverAThreeDimensionalGrid) {
   const dim3 grid(3, 2, 2), block(4, 3, 2);
   const int64_t total = 3 * 2 * 2 * 4 * 3 * 2;
   Tensor out = device_i32(total);
-  TE_LAUNCH(grid, block, 0, nullptr, coordinates_kernel)(static_cast<int*>(out.raw()));
+  TE_LAUNCH(grid, block, 0, compute_stream(), coordinates_kernel)(static_cast<int*>(out.raw()));
   const std::vector<int> v = host_copy<int>(out);
   for (int b = 0; b < 12; ++b)
     for (int t = 0; t < 24; ++t) ASSERT_EQ(v[size_t(b * 24 + t)], b * 1000 + t) << b << " " << t;
@@ -167,7 +173,7 @@ TEST_F(Simt, BarrierOrdersSharedMemoryWithinEachBlock) {
   for (size_t i = 0; i < init.size(); ++i) init[i] = int(i);
   const Tensor in = device_ints(init);
   Tensor out = device_i32(512);
-  TE_LAUNCH(2, 256, 0, nullptr, reverse_kernel<true>)(static_cast<const int*>(in.raw()),
+  TE_LAUNCH(2, 256, 0, compute_stream(), reverse_kernel<true>)(static_cast<const int*>(in.raw()),
                                                        static_cast<int*>(out.raw()));
   const std::vector<int> v = host_copy<int>(out);
   for (int i = 0; i < 512; ++i) ASSERT_EQ(v[size_t(i)], (i / 256) * 256 + 255 - i % 256) << i;
@@ -212,7 +218,7 @@ TEST_F(Simt, AThreadExitingWhileOthersWaitAtABarrierIsAnError) {
 TEST_F(Simt, ShufflesFollowCudasLaneRules) {
   Tensor out = device_i32(32);
   auto run = [&](int kind, int arg, int width) {
-    TE_LAUNCH(1, 32, 0, nullptr, shuffle_kernel)(kind, arg, width, static_cast<int*>(out.raw()));
+    TE_LAUNCH(1, 32, 0, compute_stream(), shuffle_kernel)(kind, arg, width, static_cast<int*>(out.raw()));
     return host_copy<int>(out);
   };
   // down 1 within segments of 8: lane 7 is the top of its segment and keeps its own value.
@@ -250,7 +256,7 @@ TEST_F(Simt, ShufflesFollowCudasLaneRules) {
   EXPECT_EQ(v[17], 21);
   // A 64-bit value crosses whole.
   Tensor d = Tensor::zeros({32}, DType::F64, gpu());
-  TE_LAUNCH(1, 32, 0, nullptr, shuffle_double_kernel)(static_cast<double*>(d.raw()));
+  TE_LAUNCH(1, 32, 0, compute_stream(), shuffle_double_kernel)(static_cast<double*>(d.raw()));
   const std::vector<double> dv = host_copy<double>(d);
   EXPECT_EQ(dv[0], 1.5);
   EXPECT_EQ(dv[1], 0.5);
@@ -267,7 +273,7 @@ TEST_F(Simt, InvalidShuffleWidthIsAnError) {
 
 TEST_F(Simt, VotesSeeEveryLane) {
   Tensor out = Tensor::zeros({96}, DType::I32, gpu());
-  TE_LAUNCH(1, 32, 0, nullptr, vote_kernel)(static_cast<unsigned*>(out.raw()));
+  TE_LAUNCH(1, 32, 0, compute_stream(), vote_kernel)(static_cast<unsigned*>(out.raw()));
   const std::vector<unsigned> v = host_copy<unsigned>(out);
   unsigned want = 0;
   for (int l = 0; l < 32; l += 3) want |= 1u << l;
@@ -315,7 +321,7 @@ struct AtomicTargets {
   Tensor counter = device_i32(1), winner = device_ints({-1});
   Tensor big = Tensor::zeros({1}, DType::I64, gpu()), f = Tensor::zeros({1}, DType::F32, gpu());
   void launch(unsigned blocks, unsigned threads) {
-    TE_LAUNCH(blocks, threads, 0, nullptr, atomics_kernel)(
+    TE_LAUNCH(blocks, threads, 0, compute_stream(), atomics_kernel)(
         static_cast<int*>(counter.raw()), static_cast<unsigned long long*>(big.raw()),
         static_cast<float*>(f.raw()), static_cast<int*>(winner.raw()));
   }
@@ -343,7 +349,7 @@ TEST_F(Simt, RaceCheckSkipsLaunchesWithFloatAtomics) {
 
 TEST_F(Simt, DynamicSharedMemoryIsFreshPerBlockAndSizedByTheLaunch) {
   Tensor out = Tensor::zeros({6}, DType::F32, gpu());
-  TE_LAUNCH(3, 64, 100 * sizeof(float), nullptr, dynamic_shared_kernel)(static_cast<float*>(out.raw()), 100);
+  TE_LAUNCH(3, 64, 100 * sizeof(float), compute_stream(), dynamic_shared_kernel)(static_cast<float*>(out.raw()), 100);
   const std::vector<float> v = host_copy<float>(out);
   for (int b = 0; b < 3; ++b) {
     EXPECT_TRUE(std::isnan(v[size_t(b * 2)])) << "block " << b << " saw another block's data";
@@ -402,9 +408,9 @@ TEST_F(Simt, SixteenBitStoresRoundLikeTheEngineOnEveryPattern) {
   const int n = static_cast<int>(in.size());
   const Tensor src = Tensor::from_vector({n}, in).to(gpu());
   Tensor bf = Tensor::zeros({n}, DType::BF16, gpu()), hf = Tensor::zeros({n}, DType::F16, gpu());
-  TE_LAUNCH(64, 256, 0, nullptr, store_kernel<__nv_bfloat16>)(static_cast<const float*>(src.raw()),
+  TE_LAUNCH(64, 256, 0, compute_stream(), store_kernel<__nv_bfloat16>)(static_cast<const float*>(src.raw()),
                                                               static_cast<__nv_bfloat16*>(bf.raw()), n);
-  TE_LAUNCH(64, 256, 0, nullptr, store_kernel<__half>)(static_cast<const float*>(src.raw()),
+  TE_LAUNCH(64, 256, 0, compute_stream(), store_kernel<__half>)(static_cast<const float*>(src.raw()),
                                                        static_cast<__half*>(hf.raw()), n);
   const std::vector<uint16_t> b = host_copy<uint16_t>(bf), h = host_copy<uint16_t>(hf);
   int64_t bad = 0;

@@ -131,6 +131,30 @@ TEST_F(EmulatedTrainer, Bf16ChannelsLastRunLearns) {
   EXPECT_GT(g.back().val_accuracy, 0.6);
 }
 
+// Deferred streams (kernels/cuda/emu/stream_queue.h) run each stream's work as late as CUDA
+// allows: a batch upload, a consumer of the copy stream or a reuse of device memory that is
+// not ordered by an event then reads or overwrites the wrong bytes. The same run with
+// immediate streams orders everything by construction, so the two must end with the same
+// weights, byte for byte (bf16 channels-last: the most streams and casts).
+TEST_F(EmulatedTrainer, DeferredStreamsEndWithTheWeightsOfImmediateStreams) {
+  const std::vector<std::string> sets = {"train.precision=bf16", "train.channels_last=true",
+                                         "train.epochs=2"};
+  const CommandResult immediate = train(emu_binary(), "cuda", dir_ + "/immediate", sets);
+  ASSERT_EQ(immediate.exit_code, 0) << immediate.output;
+  std::vector<std::string> argv = {"/usr/bin/env", "TE_EMU_STREAMS=deferred", emu_binary(),
+                                   "--config", dir_ + "/run.yaml", "--out", dir_ + "/deferred",
+                                   "--device", "cuda"};
+  for (const auto& s : sets) argv.insert(argv.end(), {"--set", s});
+  const CommandResult deferred = run_command(argv);
+  ASSERT_EQ(deferred.exit_code, 0) << deferred.output;
+  // 96 images in batches of 16: the final checkpoint is step 12's.
+  const std::string last = "/checkpoints/epoch-0002-step-0000012.safetensors";
+  const std::string want = read_text(dir_ + "/immediate" + last);
+  ASSERT_FALSE(want.empty());
+  EXPECT_TRUE(read_text(dir_ + "/deferred" + last) == want)
+      << "deferred streams changed the weights: some work is not ordered after what it reads";
+}
+
 // SIGTERM during the run writes a checkpoint from device memory; --resume on the emulated GPU
 // then ends with the same weights as the uninterrupted run on it.
 TEST_F(EmulatedTrainer, SigtermThenResumeGivesTheUninterruptedWeights) {

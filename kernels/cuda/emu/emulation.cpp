@@ -9,6 +9,7 @@
 
 #include "engine/core/error.h"
 #include "kernels/cuda/emu/device_limits.h"
+#include "kernels/cuda/emu/stream_queue.h"
 
 namespace te::emu {
 namespace {
@@ -19,6 +20,11 @@ EmulationOptions from_environment() {
     if (std::strcmp(v, "reverse") == 0) o.order = ThreadOrder::Reverse;
     else if (std::strcmp(v, "forward") != 0)
       throw Error(std::string("TE_EMU_ORDER must be forward or reverse, got '") + v + "'");
+  }
+  if (const char* v = std::getenv("TE_EMU_STREAMS")) {
+    if (std::strcmp(v, "deferred") == 0) o.deferred_streams = true;
+    else if (std::strcmp(v, "immediate") != 0)
+      throw Error(std::string("TE_EMU_STREAMS must be immediate or deferred, got '") + v + "'");
   }
   return o;
 }
@@ -35,7 +41,10 @@ std::map<const void*, size_t>& shared_limits() {
 }  // namespace
 
 const EmulationOptions& options() { return current(); }
-void set_options(const EmulationOptions& o) { current() = o; }
+void set_options(const EmulationOptions& o) {
+  drain_all();  // work queued under the old options keeps its order
+  current() = o;
+}
 void note_race_check_skipped() { ++g_skipped; }
 uint64_t race_checks_skipped() { return g_skipped.load(); }
 

@@ -4,6 +4,8 @@
 //                             in reverse order, and fail when the device memory they leave
 //                             differs (a race between barriers)
 //   TE_EMU_ORDER=reverse      run the threads of a block in reverse order (default forward)
+//   TE_EMU_STREAMS=deferred   queue the work of each stream until the program synchronises
+//                             with it (default immediate: stream_queue.h)
 #include <cstdint>
 
 namespace te::emu {
@@ -13,9 +15,11 @@ enum class ThreadOrder { Forward, Reverse };
 struct EmulationOptions {
   bool race_check = false;
   ThreadOrder order = ThreadOrder::Forward;
+  bool deferred_streams = false;
 };
 
-// Read from the environment on first use; set_options overrides them (tests).
+// Read from the environment on first use; set_options overrides them (tests), after running
+// whatever the streams have queued.
 const EmulationOptions& options();
 void set_options(const EmulationOptions& options);
 
@@ -23,8 +27,8 @@ void set_options(const EmulationOptions& options);
 void note_race_check_skipped();
 uint64_t race_checks_skipped();
 
-// cudaStreamWaitEvent calls, so tests can check that a stream was made to wait (the emulated
-// streams are synchronous, so the wait itself cannot be observed).
+// cudaStreamWaitEvent calls, so tests can check that a stream was made to wait (with immediate
+// streams the wait itself cannot be observed).
 struct StreamWait {
   const void* stream = nullptr;
   const void* event = nullptr;

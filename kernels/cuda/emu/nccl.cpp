@@ -5,24 +5,31 @@
 // `mpirun -np 2` on machines without a GPU. A test double, not a transport of the product: the
 // bytes move by MPI between host buffers that stand for device memory.
 //
-// Emulated streams are synchronous, so every collective completes before the call returns and
-// there is never an asynchronous error. Buffers must be emulated device memory (memory_map.h),
+// A collective runs in its stream's order like any emulated work (at once, or queued with
+// deferred streams: stream_queue.h); an MPI failure then becomes the communicator's
+// asynchronous error, as NCCL reports one. Buffers must be emulated device memory (memory_map.h),
 // as NCCL requires device pointers. MPI must already be initialised (the trainer's MPI
 // bootstrap does it); the TCP-rendezvous launch without MPI is refused here.
 #include <mpi.h>
 #include <nccl.h>
 
+#include <atomic>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "engine/core/half.h"
 #include "kernels/cuda/emu/memory_map.h"
+#include "kernels/cuda/emu/stream_queue.h"
 
 struct ncclComm {
   MPI_Comm comm = MPI_COMM_NULL;
   int rank = 0, size = 1;
+  // Shared with queued collectives, which may run after an abort deleted the communicator.
+  std::shared_ptr<std::atomic<ncclResult_t>> async_error =
+      std::make_shared<std::atomic<ncclResult_t>>(ncclSuccess);
 };
 
 namespace {
@@ -126,6 +133,7 @@ ncclResult_t ncclCommInitRank(ncclComm_t* comm, int nranks, ncclUniqueId id, int
 
 ncclResult_t ncclCommDestroy(ncclComm_t comm) {
   if (comm == nullptr) return ncclInvalidArgument;
+  te::emu::drain_all();  // queued collectives use the MPI communicator freed below
   MPI_Comm_free(&comm->comm);
   delete comm;
   return ncclSuccess;
@@ -139,12 +147,12 @@ ncclResult_t ncclCommAbort(ncclComm_t comm) {
 
 ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t* error) {
   if (comm == nullptr) return ncclInvalidArgument;
-  *error = ncclSuccess;  // every collective completed synchronously
+  *error = comm->async_error->load();
   return ncclSuccess;
 }
 
 ncclResult_t ncclAllReduce(const void* send, void* recv, size_t count, ncclDataType_t type,
-                           ncclRedOp_t op, ncclComm_t comm, cudaStream_t) {
+                           ncclRedOp_t op, ncclComm_t comm, cudaStream_t stream) {
   const size_t elem = type_size(type);
   if (comm == nullptr || elem == 0 || (op != ncclSum && op != ncclAvg)) return ncclInvalidArgument;
   if (!on_device(send, count * elem) || !on_device(recv, count * elem)) return ncclInvalidUsage;
@@ -160,32 +168,45 @@ ncclResult_t ncclAllReduce(const void* send, void* recv, size_t count, ncclDataT
     case ncclFloat16: mpi_type = MPI_UINT16_T; mpi_op = ops().f16; break;
     default: return ncclInvalidArgument;
   }
+  // NCCL averages floating types only.
+  if (op == ncclAvg && (type == ncclInt32 || type == ncclInt64)) return ncclInvalidArgument;
   if (count > static_cast<size_t>(INT32_MAX)) return ncclInvalidArgument;
-  const void* from = send == recv ? MPI_IN_PLACE : send;
-  if (MPI_Allreduce(from, recv, static_cast<int>(count), mpi_type, mpi_op, comm->comm) != MPI_SUCCESS)
-    return ncclSystemError;
-  if (op == ncclAvg) {
-    const double by = 1.0 / comm->size;
+  const MPI_Comm mpi = comm->comm;
+  const int size = comm->size;
+  auto error = comm->async_error;
+  te::emu::submit(stream, [=] {
+    const void* from = send == recv ? MPI_IN_PLACE : send;
+    if (MPI_Allreduce(from, recv, static_cast<int>(count), mpi_type, mpi_op, mpi) != MPI_SUCCESS) {
+      error->store(ncclSystemError);
+      return;
+    }
+    if (op != ncclAvg) return;
+    const double by = 1.0 / size;
     switch (type) {
       case ncclFloat32: scale<float>(recv, count, by); break;
       case ncclFloat64: scale<double>(recv, count, by); break;
       case ncclBfloat16: scale16(recv, count, by, te::bf16_to_float, te::float_to_bf16); break;
       case ncclFloat16: scale16(recv, count, by, te::f16_to_float, te::float_to_f16); break;
-      default: return ncclInvalidArgument;  // NCCL averages floating types only
+      default: break;  // refused above
     }
-  }
+  });
   return ncclSuccess;
 }
 
 ncclResult_t ncclBroadcast(const void* send, void* recv, size_t count, ncclDataType_t type,
-                           int root, ncclComm_t comm, cudaStream_t) {
+                           int root, ncclComm_t comm, cudaStream_t stream) {
   const size_t bytes = count * type_size(type);
   if (comm == nullptr || type_size(type) == 0 || root < 0 || root >= comm->size) return ncclInvalidArgument;
   if (!on_device(recv, bytes) || (comm->rank == root && !on_device(send, bytes))) return ncclInvalidUsage;
   if (bytes > static_cast<size_t>(INT32_MAX)) return ncclInvalidArgument;
-  if (comm->rank == root && send != recv && bytes > 0) std::memmove(recv, send, bytes);
-  if (MPI_Bcast(recv, static_cast<int>(bytes), MPI_BYTE, root, comm->comm) != MPI_SUCCESS)
-    return ncclSystemError;
+  const MPI_Comm mpi = comm->comm;
+  const bool copy_in = comm->rank == root && send != recv && bytes > 0;
+  auto error = comm->async_error;
+  te::emu::submit(stream, [=] {
+    if (copy_in) std::memmove(recv, send, bytes);
+    if (MPI_Bcast(recv, static_cast<int>(bytes), MPI_BYTE, root, mpi) != MPI_SUCCESS)
+      error->store(ncclSystemError);
+  });
   return ncclSuccess;
 }
 

@@ -1,8 +1,8 @@
 // The CUDA runtime API, emulated on the host for the SIMT emulation build (te_cuda_emu links
 // this instead of libcudart): the calls our backend makes, with the same C signatures, so the
-// host code of kernels/cuda compiles unchanged. Streams and events exist but every operation
-// completes at once (launches run synchronously), which satisfies any ordering the code asks
-// for. Device memory is host memory; copies, memsets and frees are checked against the
+// host code of kernels/cuda compiles unchanged. Streams and events are in streams.cpp; copies and
+// memsets here are issued to them (run at once, or queued with deferred streams:
+// stream_queue.h). Device memory is host memory; copies, memsets and frees are checked against the
 // registry of allocations (memory_map.h) and fail where a GPU would fail. CUDA graphs are
 // not emulated: capture reports cudaErrorStreamCaptureUnsupported, so callers fall back.
 #include <cuda_runtime_api.h>
@@ -14,13 +14,7 @@
 #include "kernels/cuda/emu/device_limits.h"
 #include "kernels/cuda/emu/emulation.h"
 #include "kernels/cuda/emu/memory_map.h"
-
-struct CUstream_st {
-  int flags;
-};
-struct CUevent_st {
-  unsigned flags;
-};
+#include "kernels/cuda/emu/stream_queue.h"
 
 namespace {
 using te::emu::MemoryKind;
@@ -101,7 +95,6 @@ cudaError_t cudaGetDevice(int* device) {
   *device = t_device;
   return cudaSuccess;
 }
-cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
 cudaError_t cudaRuntimeGetVersion(int* v) {
   *v = CUDART_VERSION;
   return cudaSuccess;
@@ -174,6 +167,7 @@ cudaError_t cudaMalloc(void** p, size_t size) {
 }
 cudaError_t cudaFree(void* p) {
   if (!p) return cudaSuccess;
+  te::emu::drain_all();  // cudaFree synchronises the device: queued work may still use `p`
   if (!te::emu::unregister_allocation(p, MemoryKind::Device))
     return fail(cudaErrorInvalidValue, "cudaFree of " + ptr_str(p) + ", which cudaMalloc did not return");
   std::free(p);
@@ -187,6 +181,7 @@ cudaError_t cudaHostAlloc(void** p, size_t size, unsigned int) {
 cudaError_t cudaMallocHost(void** p, size_t size) { return cudaHostAlloc(p, size, 0); }
 cudaError_t cudaFreeHost(void* p) {
   if (!p) return cudaSuccess;
+  te::emu::drain_all();  // as cudaFree: queued copies may still use `p`
   if (!te::emu::unregister_allocation(p, MemoryKind::PinnedHost))
     return fail(cudaErrorInvalidValue, "cudaFreeHost of " + ptr_str(p) + ", which cudaHostAlloc did not return");
   std::free(p);
@@ -198,7 +193,8 @@ cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total) {
   return cudaSuccess;
 }
 
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpyKind kind, cudaStream_t) {
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpyKind kind,
+                            cudaStream_t stream) {
   const bool src_dev = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
   const bool dst_dev = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
   if (src_dev && !device_range(src, count))
@@ -207,9 +203,21 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpy
   if (dst_dev && !device_range(dst, count))
     return fail(cudaErrorInvalidValue, "copy of " + std::to_string(count) + " bytes to " + ptr_str(dst) +
                                            ", which is not inside one device allocation");
-  if (count) std::memmove(dst, src, count);
+  if (count == 0) return cudaSuccess;
+  // A copy with pageable host memory is synchronous with its stream: CUDA stages it through
+  // a pinned buffer after the stream's earlier work, and a copy to the host returns finished.
+  const void* host = kind == cudaMemcpyHostToDevice ? src : kind == cudaMemcpyDeviceToHost ? dst : nullptr;
+  const bool pageable = kind == cudaMemcpyHostToHost ||
+                        (host && !te::emu::is_inside(host, count, MemoryKind::PinnedHost));
+  if (pageable) {
+    te::emu::drain(stream);
+    std::memmove(dst, src, count);
+  } else {
+    te::emu::submit(stream, [dst, src, count] { std::memmove(dst, src, count); });
+  }
   return cudaSuccess;
 }
+// On the legacy default stream: after the blocking streams' work, finished on return.
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, cudaMemcpyKind kind) {
   return cudaMemcpyAsync(dst, src, count, kind, nullptr);
 }
@@ -226,42 +234,15 @@ cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t 
   }
   return cudaSuccess;
 }
-cudaError_t cudaMemsetAsync(void* p, int value, size_t count, cudaStream_t) {
+cudaError_t cudaMemsetAsync(void* p, int value, size_t count, cudaStream_t stream) {
   if (!device_range(p, count))
     return fail(cudaErrorInvalidValue, "memset of " + std::to_string(count) + " bytes at " + ptr_str(p) +
                                            ", which is not inside one device allocation");
-  if (count) std::memset(p, value, count);
+  if (count) te::emu::submit(stream, [p, value, count] { std::memset(p, value, count); });
   return cudaSuccess;
 }
 cudaError_t cudaMemset(void* p, int value, size_t count) { return cudaMemsetAsync(p, value, count, nullptr); }
 
-// ---- streams and events: everything has completed by the time a call returns ----
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int flags) {
-  *s = new CUstream_st{static_cast<int>(flags)};
-  return cudaSuccess;
-}
-cudaError_t cudaStreamDestroy(cudaStream_t s) {
-  delete s;
-  return cudaSuccess;
-}
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
-// Emulated streams are synchronous: all queued work is complete.
-cudaError_t cudaStreamQuery(cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned int) {
-  te::emu::note_stream_wait(stream, event);  // nothing to wait for; recorded for tests
-  return cudaSuccess;
-}
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned int flags) {
-  *e = new CUevent_st{flags};
-  return cudaSuccess;
-}
-cudaError_t cudaEventCreate(cudaEvent_t* e) { return cudaEventCreateWithFlags(e, 0); }
-cudaError_t cudaEventDestroy(cudaEvent_t e) {
-  delete e;
-  return cudaSuccess;
-}
-cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
 cudaError_t cudaEventElapsedTime(float*, cudaEvent_t, cudaEvent_t) {
   return fail(cudaErrorNotSupported, "no GPU timings in emulation");
 }

@@ -362,38 +362,6 @@ void unwind_waiting_threads(Block& b) {
   b.aborting = false;
 }
 
-void check_launch(const LaunchSite& site, const void* kernel_id, dim3 grid, dim3 block,
-                  size_t shared) {
-  auto refuse = [&](const std::string& why, const char* error) {
-    throw DeviceError("SIMT emulation: a GPU would refuse the launch of " + std::string(site.kernel) +
-                      " at " + where(site.file, site.line) + " (grid " + dim_str(grid) + ", block " +
-                      dim_str(block) + ", " + std::to_string(shared) + " bytes of dynamic shared memory): " +
-                      why + " (" + error + ")");
-  };
-  const DeviceLimits& lim = device_limits();
-  const uint64_t threads = uint64_t(block.x) * block.y * block.z;
-  if (threads == 0 || grid.x == 0 || grid.y == 0 || grid.z == 0)
-    refuse("an empty grid or block", "cudaErrorInvalidConfiguration");
-  if (threads > uint64_t(lim.max_threads_per_block))
-    refuse(std::to_string(threads) + " threads per block, more than " +
-               std::to_string(lim.max_threads_per_block),
-           "cudaErrorInvalidConfiguration");
-  if (int(block.x) > lim.max_block[0] || int(block.y) > lim.max_block[1] || int(block.z) > lim.max_block[2])
-    refuse("a block dimension above (1024, 1024, 64)", "cudaErrorInvalidConfiguration");
-  if (uint64_t(grid.x) > uint64_t(lim.max_grid[0]) || int64_t(grid.y) > lim.max_grid[1] ||
-      int64_t(grid.z) > lim.max_grid[2])
-    refuse("a grid dimension above (2^31 - 1, 65535, 65535)", "cudaErrorInvalidConfiguration");
-  const size_t allowed = dynamic_shared_limit(kernel_id);
-  if (shared > allowed)
-    refuse(shared > size_t(lim.shared_per_block_optin)
-               ? "more dynamic shared memory than the device has per block (" +
-                     std::to_string(lim.shared_per_block_optin) + " bytes)"
-               : "more than " + std::to_string(allowed) +
-                     " bytes of dynamic shared memory without cudaFuncSetAttribute("
-                     "cudaFuncAttributeMaxDynamicSharedMemorySize) raising the limit",
-           "cudaErrorInvalidValue");
-}
-
 void run_all_blocks(const LaunchSite& site, dim3 grid, dim3 block, size_t shared, ThreadBody body,
                     const void* closure, ThreadOrder order) {
   Block b;
@@ -428,6 +396,38 @@ void run_all_blocks(const LaunchSite& site, dim3 grid, dim3 block, size_t shared
       }
 }
 }  // namespace
+
+void check_launch(const LaunchSite& site, const void* kernel_id, dim3 grid, dim3 block,
+                  size_t shared) {
+  auto refuse = [&](const std::string& why, const char* error) {
+    throw DeviceError("SIMT emulation: a GPU would refuse the launch of " + std::string(site.kernel) +
+                      " at " + where(site.file, site.line) + " (grid " + dim_str(grid) + ", block " +
+                      dim_str(block) + ", " + std::to_string(shared) + " bytes of dynamic shared memory): " +
+                      why + " (" + error + ")");
+  };
+  const DeviceLimits& lim = device_limits();
+  const uint64_t threads = uint64_t(block.x) * block.y * block.z;
+  if (threads == 0 || grid.x == 0 || grid.y == 0 || grid.z == 0)
+    refuse("an empty grid or block", "cudaErrorInvalidConfiguration");
+  if (threads > uint64_t(lim.max_threads_per_block))
+    refuse(std::to_string(threads) + " threads per block, more than " +
+               std::to_string(lim.max_threads_per_block),
+           "cudaErrorInvalidConfiguration");
+  if (int(block.x) > lim.max_block[0] || int(block.y) > lim.max_block[1] || int(block.z) > lim.max_block[2])
+    refuse("a block dimension above (1024, 1024, 64)", "cudaErrorInvalidConfiguration");
+  if (uint64_t(grid.x) > uint64_t(lim.max_grid[0]) || int64_t(grid.y) > lim.max_grid[1] ||
+      int64_t(grid.z) > lim.max_grid[2])
+    refuse("a grid dimension above (2^31 - 1, 65535, 65535)", "cudaErrorInvalidConfiguration");
+  const size_t allowed = dynamic_shared_limit(kernel_id);
+  if (shared > allowed)
+    refuse(shared > size_t(lim.shared_per_block_optin)
+               ? "more dynamic shared memory than the device has per block (" +
+                     std::to_string(lim.shared_per_block_optin) + " bytes)"
+               : "more than " + std::to_string(allowed) +
+                     " bytes of dynamic shared memory without cudaFuncSetAttribute("
+                     "cudaFuncAttributeMaxDynamicSharedMemorySize) raising the limit",
+           "cudaErrorInvalidValue");
+}
 
 void syncthreads(const char* file, int line) {
   Thread& t = *t_thread;

@@ -2,7 +2,8 @@
 // SIMT emulation: what our .cu kernel sources need to compile as host C++ and run on the CPU
 // with CUDA's semantics (TE_CUDA_EMULATION builds; kernels/cuda/emu/README.md).
 //
-// A launch runs the blocks of the grid one after another on the calling thread. Each thread of
+// A launch runs the blocks of the grid one after another on one host thread, when its stream
+// runs it (at once, or later with deferred streams: stream_queue.h). Each thread of
 // a block is a fiber with its own stack; a fiber runs until it reaches __syncthreads, a warp
 // primitive or its end, and the scheduler (simt.cpp) releases a barrier or a warp operation
 // only when every thread that must take part has arrived. What a GPU leaves undefined (threads
@@ -24,6 +25,8 @@
 #include <cstring>
 #include <tuple>
 #include <type_traits>
+
+#include "kernels/cuda/emu/stream_queue.h"
 
 #undef __shared__
 #define __shared__ static thread_local
@@ -62,6 +65,11 @@ using ThreadBody = void (*)(const void* closure);
 void run_grid(const LaunchSite& site, const void* kernel_id, dim3 grid, dim3 block,
               size_t dynamic_shared_bytes, ThreadBody thread_body, const void* closure);
 
+// The checks a GPU makes when a kernel is launched (block and grid sizes, dynamic shared memory
+// against the kernel's limit); throws te::DeviceError naming the launch.
+void check_launch(const LaunchSite& site, const void* kernel_id, dim3 grid, dim3 block,
+                  size_t dynamic_shared_bytes);
+
 // Launch argument check: `p` (argument `index` of the kernel) must be null or point into
 // device memory (cudaMalloc) or page-locked host memory (cudaHostAlloc), as on a GPU.
 void check_pointer_argument(const LaunchSite& site, int index, const void* p);
@@ -82,13 +90,22 @@ void note_order_dependent_atomic();
 template <typename... P>
 class Launch {
  public:
-  Launch(void (*kernel)(P...), LaunchSite site, dim3 grid, dim3 block, size_t shared_bytes)
-      : kernel_(kernel), site_(site), grid_(grid), block_(block), shared_bytes_(shared_bytes) {}
+  Launch(void (*kernel)(P...), LaunchSite site, dim3 grid, dim3 block, size_t shared_bytes,
+         cudaStream_t stream)
+      : kernel_(kernel), site_(site), grid_(grid), block_(block), shared_bytes_(shared_bytes),
+        stream_(stream) {}
 
-  // Taking the kernel's parameter types converts each argument as a real launch does.
+  // Taking the kernel's parameter types converts each argument as a real launch does. What a
+  // GPU refuses at the launch fails here; the grid runs in the stream's order (stream_queue.h).
   void operator()(P... args) const {
     std::tuple<P...> params(args...);
     check_pointers(params, std::index_sequence_for<P...>{});
+    check_launch(site_, reinterpret_cast<const void*>(kernel_), grid_, block_, shared_bytes_);
+    submit(stream_, [launch = *this, params] { launch.run(params); });
+  }
+
+ private:
+  void run(const std::tuple<P...>& params) const {
     struct Closure {
       void (*kernel)(P...);
       const std::tuple<P...>* params;
@@ -101,8 +118,6 @@ class Launch {
         },
         &closure);
   }
-
- private:
   template <size_t... I>
   void check_pointers(const std::tuple<P...>& params, std::index_sequence<I...>) const {
     (check_one(static_cast<int>(I), std::get<I>(params)), ...);
@@ -116,12 +131,13 @@ class Launch {
   LaunchSite site_;
   dim3 grid_, block_;
   size_t shared_bytes_;
+  cudaStream_t stream_;
 };
 
 template <typename... P>
 Launch<P...> make_launch(void (*kernel)(P...), LaunchSite site, dim3 grid, dim3 block,
-                         size_t shared_bytes, cudaStream_t /*stream: launches run at once*/) {
-  return Launch<P...>(kernel, site, grid, block, shared_bytes);
+                         size_t shared_bytes, cudaStream_t stream) {
+  return Launch<P...>(kernel, site, grid, block, shared_bytes, stream);
 }
 
 template <typename T>
