@@ -119,6 +119,9 @@ int run_train(CLI::App& app, const TrainOptions& o) {
   else
     spdlog::info("done: {} epochs, {} steps in {:.1f} s ({:.0f} img/s); final train loss {:.4f}",
                  s.epochs, s.steps, s.seconds, s.images_per_s, s.train_loss);
+  if (s.graph_captures > 0)
+    spdlog::info("CUDA graphs: {} micro-batch steps replayed from {} captures", s.replayed_micro_batches,
+                 s.graph_captures);
   if (s.skipped_files > 0)
     spdlog::warn("{} unreadable files skipped (named in the warnings above)", s.skipped_files);
   if (s.skipped_steps > 0) spdlog::warn("{} steps were skipped (non-finite loss or gradient)", s.skipped_steps);

@@ -349,6 +349,10 @@ TrainSummary Trainer::run() {
   summary.seconds = seconds_since(run_start);
   summary.images_per_s = run_train_seconds > 0 ? run_images / run_train_seconds : 0;
   if (m.dp) summary.overlapped_buckets = m.dp->overlap_early_buckets();
+  if (m.step_capture) {
+    summary.replayed_micro_batches = m.step_capture->replays();
+    summary.graph_captures = m.step_capture->captures();
+  }
   if (m.state.best_epoch >= 0) summary.best_weights = m.run.best_weights();
   if (auto last = latest_checkpoint(m.run)) summary.last_weights = last->weights;
   return summary;

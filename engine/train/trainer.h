@@ -59,6 +59,9 @@ struct TrainSummary {
   // Data parallelism: gradient buckets whose all-reduce started while backward was still
   // running (0 when not overlapped).
   int64_t overlapped_buckets = 0;
+  // CUDA graphs (this process): micro-batch steps run by replaying a captured graph, and the
+  // captures made (0 and 0 when graphs are not used).
+  int64_t replayed_micro_batches = 0, graph_captures = 0;
 };
 
 class Trainer {

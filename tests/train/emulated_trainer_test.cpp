@@ -1,8 +1,8 @@
 // The product's GPU path without a GPU: `trainer_emu` is the trainer linked against the SIMT
 // emulation of our CUDA kernels (kernels/cuda/emu; convolution and linear are the CPU
 // reference there). `--device cuda` then runs device selection and its model probe, batch
-// uploads, the training step on device memory, the failed CUDA-graph capture and its eager
-// fallback, mixed precision with loss scaling, channels-last, evaluation and checkpoints
+// uploads, the training step on device memory, its capture and replay as CUDA graphs, mixed
+// precision with loss scaling, channels-last, evaluation and checkpoints
 // written from device memory: the code a GPU session would otherwise be the first to run.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -95,8 +95,10 @@ TEST_F(EmulatedTrainer, Fp32RunMatchesTheCpuRun) {
   const CommandResult gpu = train(emu_binary(), "cuda", dir_ + "/gpu");
   ASSERT_EQ(gpu.exit_code, 0) << gpu.output;
   EXPECT_NE(gpu.output.find("device cuda:0"), std::string::npos) << gpu.output;
-  // Graph capture is GPU-only: the first capture fails and the run goes on eagerly.
-  EXPECT_NE(gpu.output.find("capture failed, running eagerly"), std::string::npos) << gpu.output;
+  // The micro-batch steps are captured as CUDA graphs (emulated: the recorded work is issued
+  // again) and replayed: the epochs below then check the replays against the CPU.
+  EXPECT_EQ(gpu.output.find("capture failed"), std::string::npos) << gpu.output;
+  EXPECT_NE(gpu.output.find("micro-batch steps replayed from"), std::string::npos) << gpu.output;
   const CommandResult cpu = train(trainer_binary(), "cpu", dir_ + "/cpu");
   ASSERT_EQ(cpu.exit_code, 0) << cpu.output;
   const auto g = epochs_of(dir_ + "/gpu"), c = epochs_of(dir_ + "/cpu");
@@ -153,6 +155,36 @@ TEST_F(EmulatedTrainer, DeferredStreamsEndWithTheWeightsOfImmediateStreams) {
   ASSERT_FALSE(want.empty());
   EXPECT_TRUE(read_text(dir_ + "/deferred" + last) == want)
       << "deferred streams changed the weights: some work is not ordered after what it reads";
+}
+
+// CUDA graphs against eager steps: replaying a captured micro-batch must do exactly what the
+// eager step does, so a key that misses something the capture baked in (the upload slot, the
+// micro-batch's loss slot, the loss scale that fp16 changes) shows as other weights. fp16 with
+// three micro-batches per step, so that each micro-batch alternates between the two upload
+// slots, and deferred streams (uploads ordered by events only). Each (slot, micro-batch) key
+// comes 4 times in 4 epochs: twice eagerly (warm-up), captured, replayed.
+TEST_F(EmulatedTrainer, CudaGraphReplaysEndWithTheWeightsOfEagerSteps) {
+  auto run = [&](const std::string& name, bool graphs) {
+    std::vector<std::string> argv = {"/usr/bin/env", "TE_EMU_STREAMS=deferred", emu_binary(),
+                                     "--config", dir_ + "/run.yaml", "--out", dir_ + "/" + name,
+                                     "--device", "cuda"};
+    for (const std::string& s : {std::string("train.precision=fp16"), std::string("train.grad_accum=3"),
+                                 std::string("train.epochs=4"),
+                                 std::string("train.cuda_graphs=") + (graphs ? "true" : "false")})
+      argv.insert(argv.end(), {"--set", s});
+    return run_command(argv);
+  };
+  const CommandResult graphs = run("graphs", true);
+  ASSERT_EQ(graphs.exit_code, 0) << graphs.output;
+  EXPECT_NE(graphs.output.find("micro-batch steps replayed from"), std::string::npos) << graphs.output;
+  const CommandResult eager = run("eager", false);
+  ASSERT_EQ(eager.exit_code, 0) << eager.output;
+  // 96 images in batches of 16, three per step: the final checkpoint is step 8's.
+  const std::string last = "/checkpoints/epoch-0004-step-0000008.safetensors";
+  const std::string want = read_text(dir_ + "/eager" + last);
+  ASSERT_FALSE(want.empty()) << eager.output;
+  EXPECT_TRUE(read_text(dir_ + "/graphs" + last) == want)
+      << "replayed CUDA graphs changed the weights:\n" << graphs.output;
 }
 
 // SIGTERM during the run writes a checkpoint from device memory; --resume on the emulated GPU

@@ -3,8 +3,7 @@
 // host code of kernels/cuda compiles unchanged. Streams and events are in streams.cpp; copies and
 // memsets here are issued to them (run at once, or queued with deferred streams:
 // stream_queue.h). Device memory is host memory; copies, memsets and frees are checked against the
-// registry of allocations (memory_map.h) and fail where a GPU would fail. CUDA graphs are
-// not emulated: capture reports cudaErrorStreamCaptureUnsupported, so callers fall back.
+// registry of allocations (memory_map.h) and fail where a GPU would fail.
 #include <cuda_runtime_api.h>
 
 #include <cstdlib>
@@ -14,6 +13,7 @@
 #include "kernels/cuda/emu/device_limits.h"
 #include "kernels/cuda/emu/emulation.h"
 #include "kernels/cuda/emu/memory_map.h"
+#include "kernels/cuda/emu/runtime_error.h"
 #include "kernels/cuda/emu/stream_queue.h"
 
 namespace {
@@ -22,11 +22,7 @@ using te::emu::MemoryKind;
 thread_local cudaError_t t_last_error = cudaSuccess;
 thread_local std::string t_detail;  // why the last call failed, in words
 
-cudaError_t fail(cudaError_t code, const std::string& detail) {
-  t_last_error = code;
-  t_detail = "SIMT emulation: " + detail;
-  return code;
-}
+using te::emu::fail;
 
 std::string ptr_str(const void* p) { return std::to_string(reinterpret_cast<uintptr_t>(p)); }
 
@@ -63,10 +59,21 @@ const char* error_name(cudaError_t e) {
     case cudaErrorNotSupported: return "cudaErrorNotSupported";
     case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
     case cudaErrorInvalidDevicePointer: return "cudaErrorInvalidDevicePointer";
+    case cudaErrorNotReady: return "cudaErrorNotReady";
+    case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
+    case cudaErrorIllegalState: return "cudaErrorIllegalState";
+    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorStreamCaptureIsolation: return "cudaErrorStreamCaptureIsolation";
     default: return "cudaErrorUnknown";
   }
 }
 }  // namespace
+
+cudaError_t te::emu::fail(cudaError_t code, const std::string& detail) {
+  t_last_error = code;
+  t_detail = "SIMT emulation: " + detail;
+  return code;
+}
 
 extern "C" {
 
@@ -167,6 +174,7 @@ cudaError_t cudaMalloc(void** p, size_t size) {
 }
 cudaError_t cudaFree(void* p) {
   if (!p) return cudaSuccess;
+  if (te::emu::refused_while_any_capture("cudaFree")) return cudaErrorStreamCaptureUnsupported;
   te::emu::drain_all();  // cudaFree synchronises the device: queued work may still use `p`
   if (!te::emu::unregister_allocation(p, MemoryKind::Device))
     return fail(cudaErrorInvalidValue, "cudaFree of " + ptr_str(p) + ", which cudaMalloc did not return");
@@ -181,6 +189,7 @@ cudaError_t cudaHostAlloc(void** p, size_t size, unsigned int) {
 cudaError_t cudaMallocHost(void** p, size_t size) { return cudaHostAlloc(p, size, 0); }
 cudaError_t cudaFreeHost(void* p) {
   if (!p) return cudaSuccess;
+  if (te::emu::refused_while_any_capture("cudaFreeHost")) return cudaErrorStreamCaptureUnsupported;
   te::emu::drain_all();  // as cudaFree: queued copies may still use `p`
   if (!te::emu::unregister_allocation(p, MemoryKind::PinnedHost))
     return fail(cudaErrorInvalidValue, "cudaFreeHost of " + ptr_str(p) + ", which cudaHostAlloc did not return");
@@ -210,6 +219,8 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpy
   const bool pageable = kind == cudaMemcpyHostToHost ||
                         (host && !te::emu::is_inside(host, count, MemoryKind::PinnedHost));
   if (pageable) {
+    if (te::emu::refused_while_capturing(stream, "a copy with pageable host memory"))
+      return cudaErrorStreamCaptureUnsupported;
     te::emu::drain(stream);
     std::memmove(dst, src, count);
   } else {
@@ -246,26 +257,5 @@ cudaError_t cudaMemset(void* p, int value, size_t count) { return cudaMemsetAsyn
 cudaError_t cudaEventElapsedTime(float*, cudaEvent_t, cudaEvent_t) {
   return fail(cudaErrorNotSupported, "no GPU timings in emulation");
 }
-
-// ---- CUDA graphs: not emulated ----
-cudaError_t cudaStreamBeginCapture(cudaStream_t, cudaStreamCaptureMode) {
-  return fail(cudaErrorStreamCaptureUnsupported, "CUDA graph capture is not emulated (GPU-only)");
-}
-cudaError_t cudaStreamIsCapturing(cudaStream_t, cudaStreamCaptureStatus* status) {
-  *status = cudaStreamCaptureStatusNone;
-  return cudaSuccess;
-}
-cudaError_t cudaStreamEndCapture(cudaStream_t, cudaGraph_t* graph) {
-  *graph = nullptr;
-  return fail(cudaErrorStreamCaptureUnsupported, "CUDA graph capture is not emulated (GPU-only)");
-}
-cudaError_t cudaGraphInstantiate(cudaGraphExec_t*, cudaGraph_t, unsigned long long) {
-  return fail(cudaErrorNotSupported, "CUDA graphs are not emulated (GPU-only)");
-}
-cudaError_t cudaGraphLaunch(cudaGraphExec_t, cudaStream_t) {
-  return fail(cudaErrorNotSupported, "CUDA graphs are not emulated (GPU-only)");
-}
-cudaError_t cudaGraphDestroy(cudaGraph_t) { return cudaSuccess; }
-cudaError_t cudaGraphExecDestroy(cudaGraphExec_t) { return cudaSuccess; }
 
 }  // extern "C"
