@@ -103,6 +103,14 @@ void store_activation(const Tensor& value, const Operand& dst, Layout layout) {
   store(layout == Layout::NHWC ? reorder(value, Layout::NCHW) : value, dst);
 }
 
+// The CPU reference's scratch memory. Not the layer's workspace: queued work may run after the
+// layer is gone (a GPU's library calls keep no host memory either). Queued work runs one item
+// at a time (stream_queue.h), so one workspace serves every call.
+Conv2dWorkspace& scratch() {
+  static auto* ws = new Conv2dWorkspace;
+  return *ws;
+}
+
 // Issues `work` to the compute stream, where the library call would have queued its kernels.
 void on_compute_stream(std::function<void()> work) {
   te::emu::submit(te::cuda::context().compute, std::move(work));
@@ -111,36 +119,36 @@ void on_compute_stream(std::function<void()> work) {
 }  // namespace
 
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y,
-                    const Conv2dParams& p, Conv2dWorkspace& ws, Layout layout) {
+                    const Conv2dParams& p, Conv2dWorkspace& /*layer_ws: see scratch()*/, Layout layout) {
   const char* op = "conv2d_forward";
   on_compute_stream([x = operand(x, op), w = operand(w, op), b = optional_operand(bias, op),
-                     y = operand(y, op), p, ws = &ws, layout] {
+                     y = operand(y, op), p, layout] {
     const Tensor hb = b ? host_f32(*b) : Tensor();
     Tensor hy = host_output(y, false);
-    cpu::conv2d_forward(host_activation(x, layout), host_f32(w), b ? &hb : nullptr, hy, p, *ws);
+    cpu::conv2d_forward(host_activation(x, layout), host_f32(w), b ? &hb : nullptr, hy, p, scratch());
     store_activation(hy, y, layout);
   });
 }
 
 void conv2d_backward_input(const Tensor& dy, const Tensor& w, Tensor& dx, bool accumulate,
-                           const Conv2dParams& p, Conv2dWorkspace& ws, Layout layout) {
+                           const Conv2dParams& p, Conv2dWorkspace& /*layer_ws: see scratch()*/, Layout layout) {
   const char* op = "conv2d_backward_input";
   on_compute_stream([dy = operand(dy, op), w = operand(w, op), dx = operand(dx, op), accumulate, p,
-                     ws = &ws, layout] {
+                     layout] {
     Tensor hdx = accumulate ? host_activation(dx, layout) : host_output(dx, false);
-    cpu::conv2d_backward_input(host_activation(dy, layout), host_f32(w), hdx, accumulate, p, *ws);
+    cpu::conv2d_backward_input(host_activation(dy, layout), host_f32(w), hdx, accumulate, p, scratch());
     store_activation(hdx, dx, layout);
   });
 }
 
 void conv2d_backward_params(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor* db,
-                            const Conv2dParams& p, Conv2dWorkspace& ws, Layout layout) {
+                            const Conv2dParams& p, Conv2dWorkspace& /*layer_ws: see scratch()*/, Layout layout) {
   const char* op = "conv2d_backward_params";
   on_compute_stream([x = operand(x, op), dy = operand(dy, op), dw = operand(dw, op),
-                     db = optional_operand(db, op), p, ws = &ws, layout] {
+                     db = optional_operand(db, op), p, layout] {
     Tensor hdw = host_f32(dw), hdb = db ? host_f32(*db) : Tensor();
     cpu::conv2d_backward_params(host_activation(x, layout), host_activation(dy, layout), hdw,
-                                db ? &hdb : nullptr, p, *ws);
+                                db ? &hdb : nullptr, p, scratch());
     store(hdw, dw);
     if (db) store(hdb, *db);
   });
