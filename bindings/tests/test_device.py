@@ -2,8 +2,10 @@
 
 Without a GPU the device path runs in trainer_engine._core_emu: the same module built against
 the emulated CUDA runtime (kernels/cuda/emu), where device memory, streams and events are the
-emulation's. What that cannot show: copies overlapping compute, and a real consumer stream
-actually waiting (emulated streams are synchronous; the tests check the wait was issued)."""
+emulation's. ctest runs this file twice: with immediate streams, and with deferred streams
+(python_bindings_deferred_streams), where work waits until an event or a synchronisation makes
+it run. What that cannot show: copies overlapping compute (the tests also check that the waits
+were issued)."""
 from __future__ import annotations
 
 import gc
