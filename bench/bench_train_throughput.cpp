@@ -182,6 +182,7 @@ int run(const Options& o) {
   auto step = [&](int i) {
     ctx.step = static_cast<uint64_t>(i);
     graph->zero_grad();
+    loss_sum.zero();  // the device loss holds the last step's, as the CPU path reports
     te::StepKey key;
     key.rows = o.batch;
     key.arena = graph->arena_address();
@@ -216,12 +217,13 @@ int run(const Options& o) {
                 "\"device\": \"%s\", \"precision\": \"%s\", \"channels_last\": %s, "
                 "\"tf32\": %s, \"autotune\": %s, \"cuda_graphs\": %s, \"warmup\": %d, \"steps\": %d, "
                 "\"images_per_s\": %.1f, \"ms_per_step\": %.2f, \"peak_mib\": %.1f, "
-                "\"peak_reserved_mib\": %.1f, \"loss\": %.5f}\n",
+                "\"peak_reserved_mib\": %.1f, \"loss\": %.9g, \"graph_replays\": %lld}\n",
                 o.model.c_str(), (long long)o.batch, (long long)o.size, device.str().c_str(),
                 o.precision.c_str(), o.channels_last ? "true" : "false", o.tf32 ? "true" : "false",
                 o.autotune ? "true" : "false",
                 capture.active() ? "true" : "false", o.warmup, o.steps,
-                images_per_s, ms_per_step, peak_mib, peak_reserved_mib, last_loss);
+                images_per_s, ms_per_step, peak_mib, peak_reserved_mib, last_loss,
+                (long long)capture.replays());
   } else {
     char peak[96] = "peak device memory n/a (not a GPU run)";
     if (peak_mib >= 0)

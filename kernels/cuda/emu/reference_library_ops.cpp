@@ -12,6 +12,7 @@
 // every commit. It says nothing about cuDNN or cuBLAS themselves: the tests that compare these
 // two operations with the CPU reference stay GPU-only (tests/cuda/conv_linear_ops_test.cpp and
 // others), since here they would compare the reference with itself.
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -21,6 +22,7 @@
 #include "engine/core/half.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda/context.h"
+#include "kernels/cuda/cudnn_conv.h"
 #include "kernels/cuda/emu/stream_queue.h"
 #include "kernels/linear.h"
 
@@ -186,3 +188,13 @@ void linear_backward_params(const Tensor& x, const Tensor& dy, Tensor& dw, Tenso
 }
 
 }  // namespace te::ops::cuda
+
+namespace te::cuda {
+// cuDNN's timed engine search (cudnn_conv.h): the emulation has no engines to time, so the
+// setting is kept (a benchmark reports it) and changes nothing.
+namespace {
+std::atomic<bool> g_autotune{false};
+}  // namespace
+void set_conv_autotune(bool on) { g_autotune = on; }
+bool conv_autotune() { return g_autotune.load(); }
+}  // namespace te::cuda
