@@ -79,6 +79,19 @@ class EmulatedTrainer : public ::testing::Test {
     return run_command(argv);
   }
 
+  // trainer_emu --config `config` --out dir_/`name` --device cuda, with `env` (NAME=value) in
+  // its environment and `sets` as --set options; the run must succeed.
+  CommandResult train_emu(const std::string& env, const std::string& config, const std::string& name,
+                          const std::vector<std::string>& sets);
+
+  // The checkpoint `last` (a path inside each run) holds the same bytes in both runs.
+  void expect_same_weights(const std::string& want_run, const std::string& got_run,
+                           const std::string& last, const std::string& why) {
+    const std::string want = read_text(dir_ + "/" + want_run + last);
+    ASSERT_FALSE(want.empty()) << want_run << last;
+    EXPECT_TRUE(read_text(dir_ + "/" + got_run + last) == want) << why;
+  }
+
   std::string dir_;
 };
 
@@ -87,6 +100,16 @@ std::string emu_binary() { return TE_TRAINER_EMU; }
 #else
 std::string emu_binary() { return ""; }
 #endif
+
+CommandResult EmulatedTrainer::train_emu(const std::string& env, const std::string& config,
+                                         const std::string& name, const std::vector<std::string>& sets) {
+  std::vector<std::string> argv = {"/usr/bin/env", env, emu_binary(), "--config", config,
+                                   "--out", dir_ + "/" + name, "--device", "cuda"};
+  for (const auto& s : sets) argv.insert(argv.end(), {"--set", s});
+  CommandResult r = run_command(argv);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return r;
+}
 
 // fp32 on the emulated GPU against the CPU, epoch by epoch. Our kernels sum in other orders
 // than the CPU's (batch-norm statistics in blocks, say), and the differences grow with each
@@ -141,20 +164,11 @@ TEST_F(EmulatedTrainer, Bf16ChannelsLastRunLearns) {
 TEST_F(EmulatedTrainer, DeferredStreamsEndWithTheWeightsOfImmediateStreams) {
   const std::vector<std::string> sets = {"train.precision=bf16", "train.channels_last=true",
                                          "train.epochs=2"};
-  const CommandResult immediate = train(emu_binary(), "cuda", dir_ + "/immediate", sets);
-  ASSERT_EQ(immediate.exit_code, 0) << immediate.output;
-  std::vector<std::string> argv = {"/usr/bin/env", "TE_EMU_STREAMS=deferred", emu_binary(),
-                                   "--config", dir_ + "/run.yaml", "--out", dir_ + "/deferred",
-                                   "--device", "cuda"};
-  for (const auto& s : sets) argv.insert(argv.end(), {"--set", s});
-  const CommandResult deferred = run_command(argv);
-  ASSERT_EQ(deferred.exit_code, 0) << deferred.output;
+  train_emu("TE_EMU_STREAMS=immediate", dir_ + "/run.yaml", "immediate", sets);
+  train_emu("TE_EMU_STREAMS=deferred", dir_ + "/run.yaml", "deferred", sets);
   // 96 images in batches of 16: the final checkpoint is step 12's.
-  const std::string last = "/checkpoints/epoch-0002-step-0000012.safetensors";
-  const std::string want = read_text(dir_ + "/immediate" + last);
-  ASSERT_FALSE(want.empty());
-  EXPECT_TRUE(read_text(dir_ + "/deferred" + last) == want)
-      << "deferred streams changed the weights: some work is not ordered after what it reads";
+  expect_same_weights("immediate", "deferred", "/checkpoints/epoch-0002-step-0000012.safetensors",
+                      "deferred streams changed the weights: some work is not ordered after what it reads");
 }
 
 // CUDA graphs against eager steps: replaying a captured micro-batch must do exactly what the
@@ -164,27 +178,18 @@ TEST_F(EmulatedTrainer, DeferredStreamsEndWithTheWeightsOfImmediateStreams) {
 // slots, and deferred streams (uploads ordered by events only). Each (slot, micro-batch) key
 // comes 4 times in 4 epochs: twice eagerly (warm-up), captured, replayed.
 TEST_F(EmulatedTrainer, CudaGraphReplaysEndWithTheWeightsOfEagerSteps) {
-  auto run = [&](const std::string& name, bool graphs) {
-    std::vector<std::string> argv = {"/usr/bin/env", "TE_EMU_STREAMS=deferred", emu_binary(),
-                                     "--config", dir_ + "/run.yaml", "--out", dir_ + "/" + name,
-                                     "--device", "cuda"};
-    for (const std::string& s : {std::string("train.precision=fp16"), std::string("train.grad_accum=3"),
-                                 std::string("train.epochs=4"),
-                                 std::string("train.cuda_graphs=") + (graphs ? "true" : "false")})
-      argv.insert(argv.end(), {"--set", s});
-    return run_command(argv);
+  const std::vector<std::string> sets = {"train.precision=fp16", "train.grad_accum=3", "train.epochs=4"};
+  auto with = [&](const char* graphs) {
+    std::vector<std::string> all = sets;
+    all.push_back(std::string("train.cuda_graphs=") + graphs);
+    return all;
   };
-  const CommandResult graphs = run("graphs", true);
-  ASSERT_EQ(graphs.exit_code, 0) << graphs.output;
+  const CommandResult graphs = train_emu("TE_EMU_STREAMS=deferred", dir_ + "/run.yaml", "graphs", with("true"));
   EXPECT_NE(graphs.output.find("micro-batch steps replayed from"), std::string::npos) << graphs.output;
-  const CommandResult eager = run("eager", false);
-  ASSERT_EQ(eager.exit_code, 0) << eager.output;
+  train_emu("TE_EMU_STREAMS=deferred", dir_ + "/run.yaml", "eager", with("false"));
   // 96 images in batches of 16, three per step: the final checkpoint is step 8's.
-  const std::string last = "/checkpoints/epoch-0004-step-0000008.safetensors";
-  const std::string want = read_text(dir_ + "/eager" + last);
-  ASSERT_FALSE(want.empty()) << eager.output;
-  EXPECT_TRUE(read_text(dir_ + "/graphs" + last) == want)
-      << "replayed CUDA graphs changed the weights:\n" << graphs.output;
+  expect_same_weights("eager", "graphs", "/checkpoints/epoch-0004-step-0000008.safetensors",
+                      "replayed CUDA graphs changed the weights:\n" + graphs.output);
 }
 
 // The shipped configs/catdog.yaml (resnet18 preset, AdamW, one-cycle, label smoothing,
@@ -195,30 +200,18 @@ TEST_F(EmulatedTrainer, CudaGraphReplaysEndWithTheWeightsOfEagerSteps) {
 // had destroyed by the time the work ran.)
 TEST_F(EmulatedTrainer, CatdogConfigWithGraphsAndDeferredStreamsEqualsEagerSteps) {
   make_color_dataset(dir_ + "/cd", 16, 8, 32, 11);
-  auto run = [&](const std::string& name, bool graphs_and_deferred) {
-    std::vector<std::string> argv = {"/usr/bin/env",
-                                     std::string("TE_EMU_STREAMS=") + (graphs_and_deferred ? "deferred" : "immediate"),
-                                     emu_binary(), "--config", std::string(TE_SOURCE_DIR) + "/configs/catdog.yaml",
-                                     "--out", dir_ + "/" + name, "--device", "cuda"};
-    for (const std::string& s :
-         {"data.train=" + dir_ + "/cd/train", "data.val=" + dir_ + "/cd/val", std::string("data.image_size=32"),
-          std::string("data.eval_batch_size=16"), std::string("data.workers=1"), std::string("train.epochs=3"),
-          std::string("train.precision=bf16"), std::string("train.channels_last=true"),
-          std::string("logging.tensorboard=false"), std::string("logging.progress=plain"),
-          std::string("train.cuda_graphs=") + (graphs_and_deferred ? "true" : "false")})
-      argv.insert(argv.end(), {"--set", s});
-    return run_command(argv);
-  };
-  const CommandResult graphs = run("graphs", true);
-  ASSERT_EQ(graphs.exit_code, 0) << graphs.output;
+  const std::string config = std::string(TE_SOURCE_DIR) + "/configs/catdog.yaml";
+  std::vector<std::string> sets = {"data.train=" + dir_ + "/cd/train", "data.val=" + dir_ + "/cd/val",
+                                   "data.image_size=32", "data.eval_batch_size=16", "data.workers=1",
+                                   "train.epochs=3", "train.precision=bf16", "train.channels_last=true",
+                                   "logging.tensorboard=false", "logging.progress=plain"};
+  sets.push_back("train.cuda_graphs=true");
+  const CommandResult graphs = train_emu("TE_EMU_STREAMS=deferred", config, "graphs", sets);
   EXPECT_NE(graphs.output.find("micro-batch steps replayed from"), std::string::npos) << graphs.output;
-  const CommandResult eager = run("eager", false);
-  ASSERT_EQ(eager.exit_code, 0) << eager.output;
+  sets.back() = "train.cuda_graphs=false";
+  train_emu("TE_EMU_STREAMS=immediate", config, "eager", sets);
   // 48 images in batches of 16: the final checkpoint is step 9's.
-  const std::string last = "/checkpoints/epoch-0003-step-0000009.safetensors";
-  const std::string want = read_text(dir_ + "/eager" + last);
-  ASSERT_FALSE(want.empty()) << eager.output;
-  EXPECT_TRUE(read_text(dir_ + "/graphs" + last) == want) << graphs.output;
+  expect_same_weights("eager", "graphs", "/checkpoints/epoch-0003-step-0000009.safetensors", graphs.output);
 }
 
 // SIGTERM during the run writes a checkpoint from device memory; --resume on the emulated GPU
