@@ -19,6 +19,16 @@ void register_emu_test_hooks(nb::module_& m) {
     TE_CUDA_CHECK(cudaMemcpy(bytes.data(), reinterpret_cast<const void*>(device_ptr), nbytes, cudaMemcpyDeviceToHost));
     return nb::bytes(bytes.data(), bytes.size());
   });
+  // The same, issued on `stream` (a consumer's) and waited for: it sees what that stream's
+  // order guarantees, so with deferred streams an upload it was not made to wait for is missing.
+  m.def("_device_to_host_on_stream", [](uintptr_t device_ptr, size_t nbytes, uintptr_t stream) {
+    std::string bytes(nbytes, '\0');
+    auto* s = reinterpret_cast<cudaStream_t>(stream);
+    TE_CUDA_CHECK(cudaMemcpyAsync(bytes.data(), reinterpret_cast<const void*>(device_ptr), nbytes,
+                                  cudaMemcpyDeviceToHost, s));
+    TE_CUDA_CHECK(cudaStreamSynchronize(s));
+    return nb::bytes(bytes.data(), bytes.size());
+  });
   m.def("_create_stream", [] {
     cudaStream_t s = nullptr;
     // cudaStreamCreate is not emulated (it would reach the real libcudart that NCCL pulls in)

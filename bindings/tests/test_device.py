@@ -60,6 +60,19 @@ def test_device_batches_hold_the_host_batches_bytes(emu, tiny_data):
         assert device_bytes(emu, d.labels) == h.labels.tobytes()
 
 
+def test_consumer_stream_reads_the_uploaded_bytes(emu, tiny_data):
+    # With deferred streams (python_bindings_deferred_streams) the upload runs only when
+    # something waits for it: reading on the consumer's stream sees the batch only if the
+    # export made that stream wait. The loader stays alive, so nothing else drains the streams.
+    (host,) = batches(te.Loader(tiny_data, 16, 24, seed=3, workers=1), 1)
+    dev_iter = iter(emu.Loader(tiny_data, 16, 24, seed=3, workers=1, device="cuda"))
+    d = next(dev_iter)
+    stream = emu._create_stream()
+    e = read_capsule(d.images.__dlpack__(stream=stream, max_version=(1, 0)))
+    got = emu._device_to_host_on_stream(e.data, int(np.prod(e.shape)), stream)
+    assert got == host.images.tobytes()
+
+
 def test_consumer_stream_waits_on_the_upload(emu, tiny_data):
     (b,) = batches(emu.Loader(tiny_data, 16, 24, workers=1, device="cuda:0"), 1)
     stream = emu._create_stream()

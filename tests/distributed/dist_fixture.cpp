@@ -1,5 +1,6 @@
 #include "dist_fixture.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -136,5 +137,14 @@ int count_of(const std::string& text, const std::string& needle) {
 }
 
 std::string trainer_path() { return std::string(TE_BINARY_DIR) + "/engine/cli/trainer"; }
+
+void expect_rank_tests_pass(const std::string& launcher, const std::string& suite, int tests) {
+  const Ran r = run_shell(launcher + std::filesystem::read_symlink("/proc/self/exe").string() +
+                          " --gtest_color=no --gtest_also_run_disabled_tests --gtest_filter='" +
+                          suite + ".*'");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(count_of(r.output, "[  PASSED  ] " + std::to_string(tests) + " tests."), 2) << r.output;
+  EXPECT_EQ(count_of(r.output, "[  SKIPPED ]"), 0) << r.output;
+}
 
 }  // namespace te::testing

@@ -28,4 +28,9 @@ std::string mpirun_prefix(int ranks);
 int count_of(const std::string& text, const std::string& needle);  // occurrences of needle
 std::string trainer_path();
 
+// Runs this test executable under `launcher` (an mpirun prefix and its options) with the rank
+// tests of the disabled suite `suite` enabled; expects every one of the 2 ranks to pass all
+// `tests` of them, none skipped (for want of a launcher).
+void expect_rank_tests_pass(const std::string& launcher, const std::string& suite, int tests);
+
 }  // namespace te::testing

@@ -24,13 +24,7 @@ using testing::count_of;
 
 TEST(Mpi, RankTestsPassOnTwoRanks) {
   REQUIRE_MPI();
-  const testing::Ran r = testing::run_shell(
-      testing::mpirun_prefix(2) + fs::read_symlink("/proc/self/exe").string() +
-      " --gtest_color=no --gtest_also_run_disabled_tests --gtest_filter='DISABLED_Ranks.*'");
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  // Both ranks ran every rank test (none skipped for want of a launcher).
-  EXPECT_EQ(count_of(r.output, "[  PASSED  ] 11 tests."), 2) << r.output;
-  EXPECT_EQ(count_of(r.output, "[  SKIPPED ]"), 0) << r.output;
+  testing::expect_rank_tests_pass(testing::mpirun_prefix(2), "DISABLED_Ranks", 11);
 }
 
 // The trainer under mpirun: rank 0 alone writes the run directory (one epoch record per epoch,

@@ -4,8 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
-#include <thread>
 #include <csignal>
 #include <cmath>
 #include <cstdio>
@@ -16,13 +14,13 @@
 #include "engine/config/run_config.h"
 #include "engine/distributed/data_parallel.h"
 #include "engine/distributed/mpi_communicator.h"
-#include "engine/core/philox.h"
-#include "engine/graph/graph.h"
 #include "engine/train/interrupt.h"
 #include "engine/train/trainer.h"
 
 namespace te {
 namespace {
+
+using testing::averaged_gradients;
 
 // Shut down after the last test (rank_training.h).
 std::shared_ptr<Communicator>& g_comm = testing::shared_communicator();
@@ -95,46 +93,6 @@ TEST(DISABLED_Ranks, BuffersAreAveragedAndCountersTakenFromRankZero) {
   dp.average_buffers(buffers);
   EXPECT_EQ(buffers[0].tensor.to_vector(), (std::vector<float>{0.5f, 1}));
   EXPECT_EQ(buffers[1].tensor.data<int64_t>()[0], 5);
-}
-
-// One backward of a small conv/BN/linear graph on each rank's own batch; returns its gradients
-// averaged over the ranks, overlapped with the backward or after it.
-std::vector<float> averaged_gradients(DataParallel& dp, bool overlapped) {
-  const YAML::Node spec = YAML::Load(
-      "{layers: [{name: conv1, type: conv2d, out_channels: 6, kernel: 3, padding: 1},"
-      " {name: bn1, type: batchnorm2d}, {name: relu1, type: relu},"
-      " {name: conv2, type: conv2d, out_channels: 5, kernel: 3, padding: 1},"
-      " {name: pool, type: global_avg_pool}, {name: flatten, type: flatten},"
-      " {name: fc, type: linear, out_features: 4}]}");
-  auto graph = Graph::build(spec, "test", Shape{3, 6, 6});
-  Tensor x = Tensor::empty({4, 3, 6, 6});
-  CounterRng rng(7, static_cast<uint64_t>(dp.rank()), 0);  // each rank its own batch
-  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = rng.uniform(-1.0f, 1.0f);
-  RunContext ctx;
-  ctx.training = true;
-  const Tensor& y = graph->forward(x, ctx);
-  Tensor dy = Tensor::empty(y.shape());
-  for (int64_t i = 0; i < dy.numel(); ++i) dy.data<float>()[i] = rng.uniform(-1.0f, 1.0f);
-  graph->zero_grad();
-  if (overlapped) {
-    // After the first report (fc: bucket 0 complete) the hook waits, inside backward, until
-    // the comm thread has started that bucket: a fast backward could otherwise end first.
-    const int64_t early_before = dp.overlap_early_buckets();
-    bool first = true;
-    graph->set_gradients_ready_hook([&](int64_t o, int64_t n) {
-      dp.gradients_ready(o, n);
-      for (int i = 0; first && i < 10000 && dp.overlap_early_buckets() == early_before; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      first = false;
-    });
-    dp.arm_overlap(graph->gradients());
-    graph->backward(dy, ctx);
-    dp.finish_overlap();
-  } else {
-    graph->backward(dy, ctx);
-    dp.average_gradients(graph->gradients());
-  }
-  return graph->gradients().to_vector();
 }
 
 // The overlapped average starts buckets while backward runs and still gives the bytes of the

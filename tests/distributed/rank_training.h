@@ -9,6 +9,10 @@
 #include "engine/distributed/communicator.h"
 #include "engine/train/trainer.h"
 
+namespace te {
+class DataParallel;
+}
+
 namespace te::testing {
 
 struct Trained {
@@ -31,6 +35,11 @@ std::string shared_root(Communicator& c, const std::string& name);
 
 // max |a - b| / (1 + |a|) over the common elements.
 double max_relative_difference(const std::vector<float>& a, const std::vector<float>& b);
+
+// One backward of a small conv/BN/linear graph on `device`, on each rank's own batch; returns its
+// gradients averaged over the ranks, overlapped with the backward (through the gradients-ready
+// hook) or after it.
+std::vector<float> averaged_gradients(DataParallel& dp, bool overlapped, Device device = Device::cpu());
 
 // Rank 0's copy of `mine`, on every rank.
 std::vector<float> rank_zeros(Communicator& c, const std::vector<float>& mine);

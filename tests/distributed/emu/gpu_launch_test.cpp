@@ -3,15 +3,11 @@
 // trainer linked against the emulation (trainer_emu --device cuda).
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include "dist_fixture.h"
 #include "engine/distributed/mpi_communicator.h"
 
 namespace te {
 namespace {
-
-namespace fs = std::filesystem;
 
 #define REQUIRE_MPI()                                                  \
   if (!mpi_available() || testing::mpirun_prefix(2).empty())           \
@@ -21,19 +17,9 @@ using testing::count_of;
 
 std::string two_gpu_ranks() { return testing::mpirun_prefix(2) + "-x TE_EMU_DEVICES=2 "; }
 
-// The rank tests (gpu_rank_tests.cpp) under mpirun; `env` adds `-x NAME=value` options.
-void expect_rank_tests_pass(const std::string& env) {
-  const testing::Ran r = testing::run_shell(
-      two_gpu_ranks() + env + fs::read_symlink("/proc/self/exe").string() +
-      " --gtest_color=no --gtest_also_run_disabled_tests --gtest_filter='DISABLED_GpuRanks.*'");
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(count_of(r.output, "[  PASSED  ] 5 tests."), 2) << r.output;
-  EXPECT_EQ(count_of(r.output, "[  SKIPPED ]"), 0) << r.output;
-}
-
 TEST(EmulatedGpuRanks, RankTestsPassOnTwoRanks) {
   REQUIRE_MPI();
-  expect_rank_tests_pass("");
+  testing::expect_rank_tests_pass(two_gpu_ranks(), "DISABLED_GpuRanks", 5);
 }
 
 // With deferred streams (kernels/cuda/emu/stream_queue.h) a bucket all-reduced on the side
@@ -41,7 +27,7 @@ TEST(EmulatedGpuRanks, RankTestsPassOnTwoRanks) {
 // before the side stream finished, changes the results the rank tests compare bit for bit.
 TEST(EmulatedGpuRanks, RankTestsPassWithDeferredStreams) {
   REQUIRE_MPI();
-  expect_rank_tests_pass("-x TE_EMU_STREAMS=deferred ");
+  testing::expect_rank_tests_pass(two_gpu_ranks() + "-x TE_EMU_STREAMS=deferred ", "DISABLED_GpuRanks", 5);
 }
 
 // The trainer's own launch path on GPU ranks: each rank takes the GPU of its local rank,

@@ -12,14 +12,13 @@
 #include "engine/distributed/launch_env.h"
 #include "engine/distributed/mpi_communicator.h"
 #include "engine/distributed/nccl_communicator.h"
-#include "engine/core/philox.h"
-#include "engine/graph/graph.h"
 #include "kernels/cuda/context.h"
 #include "rank_training.h"
 
 namespace te {
 namespace {
 
+using testing::averaged_gradients;
 using testing::max_relative_difference;
 using testing::rank_zeros;
 using testing::shared_root;
@@ -87,38 +86,6 @@ TEST(DISABLED_GpuRanks, NcclCollectivesOnDeviceTensors) {
   EXPECT_THROW(c.allreduce_sum(host_tensor), DistributedError);
 }
 
-// One backward of a small conv/BN/linear graph on this rank's GPU; its gradients averaged over
-// the ranks, on the side stream during backward or after it.
-std::vector<float> averaged_gradients(DataParallel& dp, bool overlapped) {
-  const YAML::Node spec = YAML::Load(
-      "{layers: [{name: conv1, type: conv2d, out_channels: 6, kernel: 3, padding: 1},"
-      " {name: bn1, type: batchnorm2d}, {name: relu1, type: relu},"
-      " {name: conv2, type: conv2d, out_channels: 5, kernel: 3, padding: 1},"
-      " {name: pool, type: global_avg_pool}, {name: flatten, type: flatten},"
-      " {name: fc, type: linear, out_features: 4}]}");
-  auto graph = Graph::build(spec, "test", Shape{3, 6, 6});
-  graph->to(gpu());
-  Tensor x = Tensor::empty({4, 3, 6, 6});
-  CounterRng rng(7, static_cast<uint64_t>(dp.rank()), 0);  // each rank its own batch
-  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = rng.uniform(-1.0f, 1.0f);
-  RunContext ctx;
-  ctx.training = true;
-  const Tensor& y = graph->forward(x.to(gpu()), ctx);
-  Tensor dy = Tensor::empty(y.shape());
-  for (int64_t i = 0; i < dy.numel(); ++i) dy.data<float>()[i] = rng.uniform(-1.0f, 1.0f);
-  graph->zero_grad();
-  if (overlapped) {
-    graph->set_gradients_ready_hook([&](int64_t o, int64_t n) { dp.gradients_ready(o, n); });
-    dp.arm_overlap(graph->gradients());
-    graph->backward(dy.to(gpu()), ctx);
-    dp.finish_overlap();
-  } else {
-    graph->backward(dy.to(gpu()), ctx);
-    dp.average_gradients(graph->gradients());
-  }
-  return values(graph->gradients());
-}
-
 // Queued on the side stream during backward or after it: the same bytes, in f32 and bf16 on
 // the wire (the bf16 path rounds into a scratch copy and scales back after the join).
 TEST(DISABLED_GpuRanks, SideStreamAllReduceEqualsTheOneAfterBackward) {
@@ -127,8 +94,8 @@ TEST(DISABLED_GpuRanks, SideStreamAllReduceEqualsTheOneAfterBackward) {
   for (DType wire : {DType::F32, DType::BF16}) {
     DataParallel dp(g_comm, 64, wire);  // 16 floats a bucket: many buckets
     ASSERT_TRUE(dp.can_overlap());
-    const std::vector<float> after = averaged_gradients(dp, false);
-    const std::vector<float> during = averaged_gradients(dp, true);
+    const std::vector<float> after = averaged_gradients(dp, false, gpu());
+    const std::vector<float> during = averaged_gradients(dp, true, gpu());
     ASSERT_EQ(after.size(), during.size());
     EXPECT_EQ(std::memcmp(after.data(), during.data(), after.size() * sizeof(float)), 0) << dtype_name(wire);
     EXPECT_GT(dp.overlap_early_buckets(), 0) << "no bucket was queued during backward";
